@@ -1,0 +1,13 @@
+//! saml-broker: turns a verified enterprise SAML login into short-lived,
+//! scoped AWS credentials, and records every decision.
+//!
+//! Data flows one way: web -> saml -> (policy -> exchange) -> store/audit -> web.
+
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod devidp;
+pub mod saml;
+pub mod startup;
+pub mod store;
+pub mod web;

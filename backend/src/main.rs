@@ -1,0 +1,212 @@
+//! The `saml-broker` command line. Thin: everything lives in the library.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use saml_broker::clock::SystemClock;
+use saml_broker::config::Config;
+use saml_broker::devidp::server::{DevIdp, DevIdpOptions, WARNING};
+use saml_broker::saml::metadata;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "saml-broker",
+    version,
+    about = "Turns a verified SAML login into short-lived, scoped AWS credentials"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web service.
+    Serve {
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+    },
+    /// Validate configuration and IdP metadata and print what would be used.
+    CheckConfig {
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+    },
+    /// Print the SP metadata XML.
+    Metadata {
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+    },
+    /// Create or upgrade the store's schema.
+    Migrate {
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+    },
+    /// A development IdP issuing ADFS-shaped signed assertions. Demos only.
+    DevIdp {
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: String,
+        #[arg(long, default_value = "dev-idp-users.toml")]
+        users: PathBuf,
+        /// Base URL the browser uses to reach this IdP (default http://LISTEN).
+        #[arg(long)]
+        public_url: Option<String>,
+        /// Where the IdP key and certificate are kept (created on first start).
+        #[arg(long, default_value = ".dev-idp")]
+        state_dir: PathBuf,
+        #[arg(long, default_value = "http://127.0.0.1:8080/saml/acs")]
+        sp_acs_url: String,
+        #[arg(long, default_value = "http://127.0.0.1:8080/saml/metadata")]
+        sp_entity_id: String,
+        /// Also write the IdP metadata to this file (for idp.metadata_file).
+        #[arg(long)]
+        metadata_out: Option<PathBuf>,
+    },
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_sessions=warn")
+    });
+    let json = json
+        || std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn load_config(path: &Path) -> anyhow::Result<Config> {
+    Ok(Config::load(path, std::env::vars())?)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve { config } => {
+            let cfg = load_config(&config)?;
+            init_tracing(cfg.server.log_format == "json");
+            let listen = cfg.server.listen.clone();
+            let public = cfg.server.public_url.clone();
+            let state = saml_broker::startup::prepare(cfg, Arc::new(SystemClock)).await?;
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("binding server.listen {listen}"))?;
+            tracing::info!(listen = %listener.local_addr()?, "saml-broker listening; open {public}/");
+            saml_broker::startup::serve(listener, state).await?;
+        }
+        Command::CheckConfig { config } => {
+            let cfg = load_config(&config)?;
+            let idp = metadata::load(
+                cfg.idp
+                    .metadata_file
+                    .as_ref()
+                    .map(|p| cfg.resolve_path(p))
+                    .as_deref(),
+                cfg.idp.metadata_url.as_deref(),
+            )
+            .await
+            .context("IdP metadata (idp.metadata_file / idp.metadata_url)")?;
+            println!("configuration {} is valid", config.display());
+            println!("  public URL        {}", cfg.server.public_url);
+            println!("  SP entity id      {}", cfg.sp_entity_id());
+            println!("  ACS URL           {}", cfg.acs_url());
+            println!("  IdP entity id     {}", idp.entity_id);
+            println!("  IdP SSO URL       {}", idp.sso_redirect_url);
+            for c in &idp.certs {
+                println!(
+                    "  IdP signing cert  {} (subject {}, expires {})",
+                    c.fingerprint, c.subject, c.not_after
+                );
+            }
+            println!(
+                "  IdP-initiated     {}",
+                if cfg.idp.allow_idp_initiated {
+                    "allowed"
+                } else {
+                    "refused"
+                }
+            );
+            println!("  clock skew        {} s", cfg.idp.max_clock_skew_seconds);
+            println!(
+                "  SHA-1             {}",
+                if cfg.idp.allow_sha1 {
+                    "ACCEPTED (idp.allow_sha1)"
+                } else {
+                    "refused"
+                }
+            );
+            println!(
+                "  AWS mode          {:?} in {}",
+                cfg.aws.mode, cfg.aws.region
+            );
+            println!("  storage           {}", cfg.storage.url);
+            println!("  admin groups      {}", cfg.admin.groups.join(", "));
+        }
+        Command::Metadata { config } => {
+            let cfg = load_config(&config)?;
+            print!(
+                "{}",
+                metadata::sp_metadata(&cfg.sp_entity_id(), &cfg.acs_url())
+            );
+        }
+        Command::Migrate { config } => {
+            let cfg = load_config(&config)?;
+            let store = saml_broker::store::Store::open(&cfg.storage_url()).await?;
+            store.migrate().await?;
+            println!("store {} is up to date", cfg.storage.url);
+        }
+        Command::DevIdp {
+            listen,
+            users,
+            public_url,
+            state_dir,
+            sp_acs_url,
+            sp_entity_id,
+            metadata_out,
+        } => {
+            init_tracing(false);
+            eprintln!("{WARNING}");
+            let opts = DevIdpOptions {
+                public_url: public_url.unwrap_or_else(|| format!("http://{listen}")),
+                listen,
+                users_file: users,
+                state_dir,
+                sp_acs_url,
+                sp_entity_id,
+                metadata_out,
+            };
+            let idp = DevIdp::new(&opts)?;
+            if let Some(out) = &opts.metadata_out {
+                std::fs::write(out, idp.metadata()?)
+                    .with_context(|| format!("writing {}", out.display()))?;
+            }
+            let listener = tokio::net::TcpListener::bind(&opts.listen)
+                .await
+                .with_context(|| format!("binding {}", opts.listen))?;
+            eprintln!(
+                "dev-idp listening on http://{} ({} users)",
+                listener.local_addr()?,
+                idp.users.len()
+            );
+            axum::serve(listener, saml_broker::devidp::server::router(Arc::new(idp))).await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,93 @@
+//! Building the application from configuration, shared by `main`, the tests
+//! and (later) the Lambda entry.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::saml::{metadata, Verifier, VerifySettings};
+use crate::store::Store;
+use crate::web::{build_router, AppState};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Load IdP metadata, open and migrate the store, and build the state.
+pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let idp = metadata::load(
+        config
+            .idp
+            .metadata_file
+            .as_ref()
+            .map(|p| config.resolve_path(p))
+            .as_deref(),
+        config.idp.metadata_url.as_deref(),
+    )
+    .await
+    .context("loading IdP metadata (idp.metadata_file / idp.metadata_url)")?;
+    if config.idp.allow_sha1 {
+        tracing::warn!("idp.allow_sha1 = true: RSA-SHA1 signatures and SHA-1 digests are accepted");
+    }
+    let store = Store::open(&config.storage_url())
+        .await
+        .with_context(|| format!("opening storage.url {}", config.storage.url))?;
+    store.migrate().await.context("migrating the store")?;
+    let settings = VerifySettings {
+        sp_entity_id: config.sp_entity_id(),
+        acs_url: config.acs_url(),
+        max_clock_skew: chrono::Duration::seconds(
+            i64::try_from(config.idp.max_clock_skew_seconds).unwrap_or(60),
+        ),
+        allow_sha1: config.idp.allow_sha1,
+        allow_idp_initiated: config.idp.allow_idp_initiated,
+        max_bytes: usize::try_from(config.limits.max_saml_bytes).unwrap_or(256 * 1024),
+    };
+    tracing::info!(
+        idp = %idp.entity_id,
+        certificates = ?idp.fingerprints(),
+        sp = %settings.sp_entity_id,
+        acs = %settings.acs_url,
+        mode = ?config.aws.mode,
+        "configuration in force"
+    );
+    let verifier = Verifier::new(settings, idp);
+    Ok(AppState::new(config, verifier, store, clock))
+}
+
+/// Serve until ctrl-c / SIGTERM. Sweeps expired store rows every minute.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow::Result<()> {
+    let store = state.store.clone();
+    let clock = state.clock.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = store.sweep(clock.now()).await {
+                tracing::warn!(error = %e, "sweeping expired store rows failed");
+            }
+        }
+    });
+    let app = build_router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,33 @@
+//! Liveness, readiness and Prometheus metrics. No session layer.
+
+use super::AppState;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz_get))
+        .route("/metrics", get(metrics_get))
+}
+
+async fn readyz_get(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) if !state.verifier.idp().certs.is_empty() => (StatusCode::OK, "ready"),
+        Ok(()) => (StatusCode::SERVICE_UNAVAILABLE, "IdP metadata not loaded"),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: store unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable")
+        }
+    }
+}
+
+async fn metrics_get(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}

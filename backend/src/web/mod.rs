@@ -1,0 +1,204 @@
+//! HTTP: axum routes, askama templates, cookies, CSRF, headers and errors.
+//! Each area exposes `router()`; [`build_router`] merges them and writes the
+//! layer order down in one place.
+
+mod app;
+mod error;
+mod health;
+mod saml;
+pub mod session;
+
+use crate::audit::Audit;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::saml::Verifier;
+use crate::store::Store;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+pub use error::{ApiError, PageError};
+
+/// Shared application state, built once in `main` (or by a test).
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub verifier: Verifier,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub audit: Audit,
+    pub metrics: Metrics,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config, verifier: Verifier, store: Store, clock: Arc<dyn Clock>) -> Self {
+        Self(Arc::new(Inner {
+            config,
+            verifier,
+            store,
+            clock,
+            audit: Audit,
+            metrics: Metrics::default(),
+        }))
+    }
+
+    pub fn verifier_arc(&self) -> Arc<Inner> {
+        self.0.clone()
+    }
+}
+
+/// Counters for `/metrics` (Prometheus text format).
+#[derive(Default)]
+pub struct Metrics(Mutex<BTreeMap<String, u64>>);
+
+impl Metrics {
+    pub fn inc(&self, name: &str, labels: &[(&str, &str)]) {
+        let key = if labels.is_empty() {
+            name.to_string()
+        } else {
+            let l: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+            format!("{name}{{{}}}", l.join(","))
+        };
+        if let Ok(mut m) = self.0.lock() {
+            *m.entry(key).or_default() += 1;
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let m = self.0.lock().map(|m| m.clone()).unwrap_or_default();
+        let mut out = String::new();
+        let mut last_name = String::new();
+        for (k, v) in m {
+            let name = k.split('{').next().unwrap_or_default().to_string();
+            if name != last_name {
+                out.push_str(&format!("# TYPE {name} counter\n"));
+                last_name = name;
+            }
+            out.push_str(&format!("{k} {v}\n"));
+        }
+        out
+    }
+}
+
+/// The request id shown on error pages and written to logs and the audit trail.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Where the request came from, for the audit trail.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The whole application.
+pub fn build_router(state: AppState) -> Router {
+    let cfg = &state.config;
+    let sessions = SessionManagerLayer::new(state.store.sessions())
+        .with_name("broker_session")
+        .with_secure(cfg.is_https())
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+            i64::try_from(cfg.session.idle_timeout_seconds).unwrap_or(3600),
+        )));
+    let https = cfg.is_https();
+    let trust_xff = cfg.server.trust_forwarded_for;
+    // Layers run outside-in in the reverse order they are added: request id
+    // and headers wrap everything, then sessions, then the routes.
+    Router::new()
+        .merge(saml::router())
+        .merge(app::router())
+        .with_state(state.clone())
+        .layer(sessions)
+        .merge(health::router().with_state(state))
+        .layer(middleware::from_fn(move |req, next| {
+            client_info(req, next, trust_xff)
+        }))
+        .layer(middleware::from_fn(move |req, next| {
+            security_headers(req, next, https)
+        }))
+        .layer(middleware::from_fn(request_id))
+}
+
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let mut resp = tracing::Instrument::instrument(next.run(req), span).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), v);
+    }
+    resp
+}
+
+async fn client_info(mut req: Request, next: Next, trust_xff: bool) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let forwarded = trust_xff
+        .then(|| {
+            req.headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .map(|s| s.trim().to_string())
+        })
+        .flatten();
+    let ua = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(256).collect());
+    req.extensions_mut().insert(ClientInfo {
+        ip: forwarded.or(peer),
+        user_agent: ua,
+    });
+    next.run(req).await
+}
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+async fn security_headers(req: Request, next: Next, https: bool) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    resp
+}

@@ -1,0 +1,295 @@
+//! `/saml/*`: SP metadata, SP-initiated login and the ACS.
+
+use super::session::{SessionData, KEY};
+use super::{AppState, ClientInfo, PageError, RequestId};
+use crate::audit::{AuditEvent, Outcome};
+use crate::saml::authn::{self, RelayState, ReturnTo};
+use crate::saml::{metadata, Refusal, SamlError, VerifiedAssertion};
+use crate::store::Pending;
+use axum::extract::{DefaultBodyLimit, Extension, Form, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/saml/metadata", get(metadata_get))
+        .route("/saml/login", get(login_get))
+        .route(
+            "/saml/acs",
+            post(acs_post).layer(DefaultBodyLimit::max(600 * 1024)),
+        )
+}
+
+async fn metadata_get(State(state): State<AppState>) -> Response {
+    let cfg = &state.config;
+    (
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        metadata::sp_metadata(&cfg.sp_entity_id(), &cfg.acs_url()),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    return_to: Option<String>,
+}
+
+#[tracing::instrument(skip_all)]
+async fn login_get(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response, PageError> {
+    let return_to = match q.return_to.as_deref() {
+        None | Some("") => None,
+        Some(r) => Some(ReturnTo::parse(r).ok_or_else(|| {
+            PageError::new(
+                StatusCode::BAD_REQUEST,
+                "Sign-in link not valid",
+                "This sign-in link points outside this application, so it was not followed.",
+                &rid.0,
+            )
+        })?),
+    };
+    let cfg = &state.config;
+    let now = state.clock.now();
+    let relay = RelayState::generate();
+    let request_id = crate::devidp::response::new_id();
+    let ttl = chrono::Duration::seconds(
+        i64::try_from(cfg.limits.pending_request_ttl_seconds).unwrap_or(600),
+    );
+    let pending = Pending {
+        request_id: request_id.clone(),
+        return_to: return_to.map(|r| r.as_str().to_string()),
+    };
+    state
+        .store
+        .put_pending(relay.as_str(), &pending, now, now + ttl)
+        .await
+        .map_err(|e| PageError::unavailable(&rid.0, e))?;
+    let url = authn::redirect_url(
+        &state.verifier.idp().sso_redirect_url,
+        &request_id,
+        now,
+        &cfg.sp_entity_id(),
+        &cfg.acs_url(),
+        &relay,
+    )
+    .map_err(|e| PageError::internal(&rid.0, e))?;
+    state.metrics.inc("broker_login_started_total", &[]);
+    Ok((
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, url),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+#[tracing::instrument(skip_all)]
+async fn acs_post(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    Extension(client): Extension<ClientInfo>,
+    session: Session,
+    form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, PageError> {
+    let now = state.clock.now();
+    let form = match form {
+        Ok(Form(f)) => f,
+        Err(e) => {
+            let err = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                SamlError::TooLarge(0)
+            } else {
+                SamlError::Missing
+            };
+            return Err(refuse(&state, &rid, &client, err.into()).await);
+        }
+    };
+    let saml_response = form.saml_response.unwrap_or_default();
+    // Look up the pending request by RelayState, server side.
+    let relay = form.relay_state.as_deref().and_then(RelayState::parse);
+    let pending = match &relay {
+        Some(r) => state
+            .store
+            .take_pending(r.as_str(), now)
+            .await
+            .map_err(|e| PageError::unavailable(&rid.0, e))?,
+        None => None,
+    };
+    let expected = pending.as_ref().map(|p| p.request_id.clone());
+    let inner = state.verifier_arc();
+    let verified = tokio::task::spawn_blocking(move || {
+        inner
+            .verifier
+            .verify(&saml_response, expected.as_deref(), now)
+    })
+    .await
+    .map_err(|e| PageError::internal(&rid.0, e))?;
+    let verified = match verified {
+        Ok(v) => v,
+        Err(refusal) => return Err(refuse(&state, &rid, &client, refusal).await),
+    };
+    // Replay cache, shared by every instance through the store.
+    let fresh = state
+        .store
+        .remember_assertion(&verified.assertion_id, verified.replay_until, now)
+        .await
+        .map_err(|e| PageError::unavailable(&rid.0, e))?;
+    if !fresh {
+        return Err(refuse_replay(&state, &rid, &client, &verified).await);
+    }
+    for m in &verified.claims.malformed_roles {
+        tracing::warn!(subject = %verified.claims.name_id, value = %m.value, problem = %m.problem, "malformed Role attribute value ignored");
+    }
+    let cfg = &state.config;
+    let absolute = chrono::Duration::seconds(
+        i64::try_from(cfg.session.absolute_timeout_seconds).unwrap_or(43200),
+    );
+    let data = SessionData::from_login(&verified, &cfg.admin.groups, now, absolute);
+    session
+        .cycle_id()
+        .await
+        .map_err(|e| PageError::unavailable(&rid.0, e))?;
+    session
+        .insert(KEY, &data)
+        .await
+        .map_err(|e| PageError::unavailable(&rid.0, e))?;
+    let mut event = AuditEvent::new("login.succeeded", Outcome::Success, now);
+    fill(
+        &mut event,
+        &rid,
+        &client,
+        Some(&verified.claims.name_id),
+        Some(&verified.assertion_id),
+        &state,
+    );
+    let event = event
+        .detail(
+            "roles",
+            verified
+                .claims
+                .roles
+                .iter()
+                .map(|r| r.role.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .detail("groups", verified.claims.groups.clone())
+        .detail("malformed_roles", verified.claims.malformed_roles.len())
+        .detail("idp_initiated", pending.is_none());
+    state
+        .audit
+        .record(event)
+        .await
+        .map_err(|e| PageError::unavailable(&rid.0, e))?;
+    state
+        .metrics
+        .inc("broker_login_total", &[("outcome", "success")]);
+    tracing::info!(subject = %verified.claims.name_id, assertion_id = %verified.assertion_id, roles = verified.claims.roles.len(), "sign-in accepted");
+    let target = pending
+        .and_then(|p| p.return_to)
+        .and_then(|r| ReturnTo::parse(&r))
+        .map(|r| r.as_str().to_string())
+        .unwrap_or_else(|| "/".to_string());
+    Ok(Redirect::to(&target).into_response())
+}
+
+fn fill(
+    event: &mut AuditEvent,
+    rid: &RequestId,
+    client: &ClientInfo,
+    subject: Option<&str>,
+    assertion_id: Option<&str>,
+    state: &AppState,
+) {
+    event.request_id = Some(rid.0.clone());
+    event.source_ip = client.ip.clone();
+    event.user_agent = client.user_agent.clone();
+    event.subject = subject.map(str::to_string);
+    event.assertion_id = assertion_id.map(str::to_string);
+    event.idp = Some(state.verifier.idp().entity_id.clone());
+}
+
+async fn refuse(
+    state: &AppState,
+    rid: &RequestId,
+    client: &ClientInfo,
+    refusal: Refusal,
+) -> PageError {
+    let now = state.clock.now();
+    let err = &refusal.error;
+    tracing::warn!(code = err.code(), reason = %err, subject = ?refusal.subject, "sign-in refused");
+    state.metrics.inc(
+        "broker_login_total",
+        &[("outcome", "failure"), ("reason", err.code())],
+    );
+    let mut event = AuditEvent::new("login.failed", Outcome::Failure, now);
+    fill(
+        &mut event,
+        rid,
+        client,
+        refusal.subject.as_deref(),
+        refusal.assertion_id.as_deref(),
+        state,
+    );
+    event.reason = Some(err.to_string());
+    let event = event.detail("code", err.code());
+    if let Err(e) = state.audit.record(event).await {
+        return PageError::unavailable(&rid.0, e);
+    }
+    let status = match err {
+        SamlError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        SamlError::BadSignature(_) | SamlError::Wrapped | SamlError::Unsigned => {
+            StatusCode::FORBIDDEN
+        }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    PageError::new(status, "Sign-in refused", err.user_message(), &rid.0)
+}
+
+async fn refuse_replay(
+    state: &AppState,
+    rid: &RequestId,
+    client: &ClientInfo,
+    v: &VerifiedAssertion,
+) -> PageError {
+    let now = state.clock.now();
+    tracing::warn!(code = "replay", assertion_id = %v.assertion_id, subject = %v.claims.name_id, "sign-in refused: assertion replayed");
+    state.metrics.inc(
+        "broker_login_total",
+        &[("outcome", "failure"), ("reason", "replay")],
+    );
+    let mut event = AuditEvent::new("login.failed", Outcome::Failure, now);
+    fill(
+        &mut event,
+        rid,
+        client,
+        Some(&v.claims.name_id),
+        Some(&v.assertion_id),
+        state,
+    );
+    event.reason = Some("assertion id already used (replay)".into());
+    let event = event.detail("code", "replay");
+    if let Err(e) = state.audit.record(event).await {
+        return PageError::unavailable(&rid.0, e);
+    }
+    PageError::new(
+        StatusCode::BAD_REQUEST,
+        "Sign-in refused",
+        "This sign-in link has already been used. Please sign in again.",
+        &rid.0,
+    )
+}
