@@ -152,7 +152,17 @@ impl ResponseSpec {
 
     /// The whole response, signed as the spec says.
     pub fn sign(&self, key: &SigningKey) -> anyhow::Result<String> {
-        let mut assertion = self.assertion_xml(key)?;
+        self.sign_with(key, |a| a)
+    }
+
+    /// Like [`ResponseSpec::sign`], with a change to the assertion XML made
+    /// *before* it is signed (so the signature covers the change).
+    pub fn sign_with(
+        &self,
+        key: &SigningKey,
+        mutate: impl FnOnce(String) -> String,
+    ) -> anyhow::Result<String> {
+        let mut assertion = mutate(self.assertion_xml(key)?);
         if self.sign_assertion {
             assertion = strip_decl(&XmlSec::sign_xml(&assertion, &key.key_der()?)?);
         }

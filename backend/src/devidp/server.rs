@@ -277,9 +277,7 @@ struct LoginForm {
 
 async fn sso_post(State(idp): State<Arc<DevIdp>>, Form(f): Form<LoginForm>) -> Response {
     let user = idp.users.iter().find(|u| {
-        u.username == f.username
-            && openssl::memcmp::eq(u.password.as_bytes(), f.password.as_bytes())
-            && u.password.len() == f.password.len()
+        u.username == f.username && crate::web::session::tokens_equal(&u.password, &f.password)
     });
     let Some(user) = user else {
         return (

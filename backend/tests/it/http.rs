@@ -1,0 +1,445 @@
+//! Through the real HTTP server: the dev IdP round trip, refusals as a
+//! person sees them, replay, return_to, CSRF, health and metadata.
+
+use crate::common::*;
+use saml_broker::clock::FixedClock;
+use saml_broker::devidp::server::{router as idp_router, DevIdp, DevIdpOptions};
+use std::sync::Arc;
+
+async fn spawn_dev_idp(app_base: &str, dir: &std::path::Path) -> (String, Arc<DevIdp>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let users = concat!(env!("CARGO_MANIFEST_DIR"), "/../demo/dev-idp-users.toml");
+    let idp = Arc::new(
+        DevIdp::new(&DevIdpOptions {
+            listen: "127.0.0.1:0".into(),
+            public_url: base.clone(),
+            users_file: users.into(),
+            state_dir: dir.join("idp"),
+            sp_acs_url: format!("{app_base}/saml/acs"),
+            sp_entity_id: format!("{app_base}/saml/metadata"),
+            metadata_out: None,
+        })
+        .unwrap(),
+    );
+    let r = idp_router(idp.clone());
+    tokio::spawn(async move { axum::serve(listener, r).await });
+    (base, idp)
+}
+
+/// A broker trusting a dev IdP; the app's port must be known before the IdP is built.
+async fn app_with_dev_idp() -> (TestApp, String) {
+    // Bind the IdP first on a known port so the broker can load its metadata.
+    let dir = TempDir::new();
+    let probe = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_addr = probe.local_addr().unwrap();
+    drop(probe);
+    let app_base = format!("http://{app_addr}");
+    let (idp_base, idp) = spawn_dev_idp(&app_base, &dir.0).await;
+    let app = TestApp::spawn_at(
+        app_addr,
+        AppOptions {
+            idp_entity: idp.entity_id.clone(),
+            idp_sso: idp.sso_url.clone(),
+            metadata: Some(idp.metadata().unwrap()),
+            ..Default::default()
+        },
+    )
+    .await;
+    (app, idp_base)
+}
+
+#[tokio::test]
+async fn dev_idp_round_trip_through_the_real_servers() {
+    let (app, _idp) = app_with_dev_idp().await;
+    let c = client();
+    // The broker's front page sends a stranger to sign in.
+    let r = c.get(format!("{}/", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let r = c
+        .get(format!("{}/saml/login?return_to=/", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let to_idp = r.headers()["location"].to_str().unwrap().to_string();
+    // The IdP's login form, then sign in as bob (three roles).
+    let form = c.get(&to_idp).send().await.unwrap().text().await.unwrap();
+    let request_id = form_value(&form, "request_id").unwrap();
+    let relay = form_value(&form, "relay_state").unwrap();
+    assert!(request_id.starts_with('_'));
+    let idp_base = to_idp.split("/sso").next().unwrap().to_string();
+    let posted = c
+        .post(format!("{idp_base}/sso"))
+        .form(&[
+            ("username", "bob"),
+            ("password", "bob"),
+            ("request_id", &request_id),
+            ("relay_state", &relay),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let saml = form_value(&posted, "SAMLResponse").unwrap();
+    assert_eq!(form_value(&posted, "RelayState").unwrap(), relay);
+    let r = app.post_acs(&c, &saml, Some(&relay)).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    assert_eq!(r.headers()["location"], "/");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "http public_url: no Secure flag"
+    );
+    // The landing page shows who signed in and every role with account and name.
+    let home = c
+        .get(format!("{}/", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("bob@example.com"));
+    assert!(home.contains("Developers, Operators"));
+    for (acct, role) in [
+        ("123456789012", "BrokerDeveloper"),
+        ("210987654321", "ReadOnly"),
+        ("345678901234", "Operator"),
+    ] {
+        assert!(
+            home.contains(&format!("<td>{acct}</td><td>{role}</td>")),
+            "{acct}/{role}"
+        );
+    }
+    // The session API.
+    let s: serde_json::Value = c
+        .get(format!("{}/api/session", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["subject"], "bob@example.com");
+    assert_eq!(s["roles"].as_array().unwrap().len(), 3);
+    assert_eq!(s["role_arn"], serde_json::Value::Null);
+    assert_eq!(s["is_admin"], false);
+    let csrf = s["csrf_token"].as_str().unwrap().to_string();
+    // Logout without the CSRF token is refused; with it, the session ends.
+    let r = c
+        .post(format!("{}/logout", app.base))
+        .form(&[("x", "y")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = c
+        .post(format!("{}/logout", app.base))
+        .header("origin", "https://evil.example")
+        .form(&[("csrf_token", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        403,
+        "a foreign Origin is refused even with the token"
+    );
+    let r = c
+        .post(format!("{}/logout", app.base))
+        .form(&[("csrf_token", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let r = c
+        .get(format!("{}/api/session", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "not_signed_in");
+    assert!(body["request_id"].as_str().unwrap().len() >= 16);
+}
+
+#[tokio::test]
+async fn admin_group_marks_the_session_admin() {
+    let (app, idp_base) = app_with_dev_idp().await;
+    let c = client();
+    let (rid, relay) = app.start_login(&c, None).await;
+    let posted = c
+        .post(format!("{idp_base}/sso"))
+        .form(&[
+            ("username", "admin"),
+            ("password", "admin"),
+            ("request_id", &rid),
+            ("relay_state", &relay),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = app
+        .post_acs(
+            &c,
+            &form_value(&posted, "SAMLResponse").unwrap(),
+            Some(&relay),
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let s: serde_json::Value = c
+        .get(format!("{}/api/session", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["is_admin"], true);
+    // One role: taken at once.
+    assert_eq!(
+        s["role_arn"],
+        "arn:aws:iam::123456789012:role/BrokerAuditor"
+    );
+}
+
+#[tokio::test]
+async fn dev_idp_refuses_a_wrong_password() {
+    let (_app, idp_base) = app_with_dev_idp().await;
+    let r = client()
+        .post(format!("{idp_base}/sso"))
+        .form(&[("username", "bob"), ("password", "alice")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn a_refusal_names_the_problem_and_the_request_id_and_hides_the_rest() {
+    let app = TestApp::spawn(AppOptions::default()).await;
+    let c = client();
+    let (rid, relay) = app.start_login(&c, None).await;
+    let mut s = app.spec("alice@example.com", Some(&rid));
+    s.audiences = Some(vec!["https://some-other-app.example.com".into()]);
+    let r = app
+        .post_acs(&c, &s.sign_base64(idp_key()).unwrap(), Some(&relay))
+        .await;
+    assert_eq!(r.status(), 400);
+    let header_id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert!(
+        r.headers().get("set-cookie").is_none(),
+        "no session on refusal"
+    );
+    let page = r.text().await.unwrap();
+    assert!(page.contains("This sign-in response was meant for a different application."));
+    assert!(page.contains(&header_id), "the request id is on the page");
+    assert!(
+        !page.contains("some-other-app"),
+        "technical detail stays in the logs"
+    );
+    assert!(!page.contains("Assertion") && !page.contains("SAMLResponse"));
+}
+
+#[tokio::test]
+async fn replay_is_refused_by_the_replay_cache() {
+    let app = TestApp::spawn(AppOptions {
+        idp_initiated: true,
+        ..Default::default()
+    })
+    .await;
+    let saml = app
+        .spec("alice@example.com", None)
+        .sign_base64(idp_key())
+        .unwrap();
+    let first = app.post_acs(&client(), &saml, None).await;
+    assert_eq!(first.status(), 303);
+    let second = app.post_acs(&client(), &saml, None).await;
+    assert_eq!(second.status(), 400);
+    assert!(second
+        .text()
+        .await
+        .unwrap()
+        .contains("This sign-in link has already been used"));
+}
+
+#[tokio::test]
+async fn a_used_relay_state_cannot_be_used_again() {
+    let app = TestApp::spawn(AppOptions::default()).await;
+    let c = client();
+    let (rid, relay) = app.start_login(&c, Some("/app/page?x=1")).await;
+    let saml = app
+        .spec("alice@example.com", Some(&rid))
+        .sign_base64(idp_key())
+        .unwrap();
+    let r = app.post_acs(&c, &saml, Some(&relay)).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"],
+        "/app/page?x=1",
+        "return_to is honoured"
+    );
+    let again = app.post_acs(&client(), &saml, Some(&relay)).await;
+    assert_eq!(again.status(), 400);
+    assert!(again.text().await.unwrap().contains("already been used"));
+}
+
+#[tokio::test]
+async fn unsolicited_responses_are_refused_by_default() {
+    let app = TestApp::spawn(AppOptions::default()).await;
+    let saml = app
+        .spec("alice@example.com", None)
+        .sign_base64(idp_key())
+        .unwrap();
+    let r = app.post_acs(&client(), &saml, None).await;
+    assert_eq!(r.status(), 400);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Sign-in must be started from this application"));
+}
+
+#[tokio::test]
+async fn return_to_outside_the_app_is_refused() {
+    let app = TestApp::spawn(AppOptions::default()).await;
+    for bad in [
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ] {
+        let r = client()
+            .get(format!(
+                "{}/saml/login?return_to={}",
+                app.base,
+                urlencode(bad)
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn the_clock_is_injectable_end_to_end() {
+    let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
+    let app = TestApp::spawn(AppOptions {
+        clock: Some(clock.clone()),
+        ..Default::default()
+    })
+    .await;
+    let c = client();
+    let (rid, relay) = app.start_login(&c, None).await;
+    let saml = app
+        .spec("alice@example.com", Some(&rid))
+        .sign_base64(idp_key())
+        .unwrap();
+    clock.set(chrono::Utc::now() + chrono::Duration::hours(2));
+    let r = app.post_acs(&c, &saml, Some(&relay)).await;
+    // The pending request expired too (10 minutes), so the person is told to sign in again.
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("sign in again") || page.contains("Sign in again"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn oversized_posts_are_refused_before_parsing() {
+    let app = TestApp::spawn(AppOptions::default()).await;
+    let big = "A".repeat(700 * 1024);
+    let r = app.post_acs(&client(), &big, None).await;
+    assert_eq!(r.status(), 413);
+    let big = "A".repeat(400 * 1024);
+    let r = app.post_acs(&client(), &big, None).await;
+    assert_eq!(r.status(), 413);
+}
+
+#[tokio::test]
+async fn metadata_health_and_headers() {
+    let app = TestApp::spawn(AppOptions::default()).await;
+    let c = client();
+    let r = c
+        .get(format!("{}/saml/metadata", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "application/samlmetadata+xml");
+    assert!(r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+    let md = r.text().await.unwrap();
+    assert!(md.contains(&format!("Location=\"{}/saml/acs\"", app.base)));
+    assert!(md.contains(&format!("entityID=\"{}/saml/metadata\"", app.base)));
+    assert_eq!(
+        c.get(format!("{}/healthz", app.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get(format!("{}/readyz", app.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // A refusal shows up in the metrics with its reason code.
+    let _ = app.post_acs(&c, "bm90IHhtbA==", None).await;
+    let m = c
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("broker_login_total{outcome=\"failure\",reason=\"xml_refused\"} 1"),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn a_broker_without_a_metadata_signing_certificate_does_not_start() {
+    let dir = TempDir::new();
+    std::fs::write(
+        dir.0.join("idp.xml"),
+        metadata_for(IDP, "https://adfs/sso", &[]),
+    )
+    .unwrap();
+    let cfg = saml_broker::config::Config::from_toml_str(
+        "[idp]\nmetadata_file = \"idp.xml\"\n[storage]\nurl = \"sqlite://b.db\"\n",
+        &dir.0.join("broker.toml"),
+        std::iter::empty(),
+    )
+    .unwrap();
+    let Err(err) =
+        saml_broker::startup::prepare(cfg, Arc::new(saml_broker::clock::SystemClock)).await
+    else {
+        panic!("the broker started without a signing certificate");
+    };
+    assert!(
+        format!("{err:#}").contains("no signing certificate"),
+        "{err:#}"
+    );
+}

@@ -1,0 +1,9 @@
+//! The backend's one integration-test binary: the app on port 0 with a
+//! fresh SQLite file per test, real HTTP, real xmlsec.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod checks;
+mod common;
+mod http;
+mod interop;
+mod xsw;
