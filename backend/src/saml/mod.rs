@@ -4,6 +4,7 @@
 pub mod authn;
 pub mod claims;
 pub mod metadata;
+pub mod quiet;
 pub mod verify;
 pub mod xml;
 

@@ -263,6 +263,7 @@ impl Verifier {
             return Err(SamlError::Status(status.to_string()).into());
         }
 
+        super::quiet::install();
         let signed_xml = XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
             xml_text,
             &self.certs,

@@ -77,7 +77,7 @@ fn non_local_reference_uris_are_refused_with_no_connection() {
     let xml = signed(&s);
     for uri in [
         wire.url(),
-        format!("file:///etc/passwd"),
+        "file:///etc/passwd".to_string(),
         "#xpointer(/)".to_string(),
     ] {
         let evil = xml.replacen(

@@ -101,6 +101,7 @@ impl Drop for TempDir {
 }
 
 /// A broker listening on a loopback port with its own SQLite file.
+#[allow(dead_code)]
 pub struct TestApp {
     pub base: String,
     pub state: saml_broker::web::AppState,

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what saml-broker needs to build, run the demo and run the tests on
+# Debian/Ubuntu. Idempotent: it skips what is already there. Sourced or run by
+# demo.sh and test.sh; safe to run on its own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# 1. Debian packages: xmlsec/libxml2 headers for samael, libclang for bindgen,
+#    xmlsec1 for cross-checks, python venv for moto, node for the test IdP.
+APT_PACKAGES=(build-essential pkg-config libxml2-dev libxmlsec1-dev libxmlsec1-openssl libclang-dev xmlsec1 python3-venv curl ca-certificates)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
+
+# 2. Rust.
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    log "installing Rust with rustup"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+fi
+
+# 3. Node packages for the third-party test IdP (Auth0 samlp), from the lockfile.
+if [ ! -d tests/idps/samlp/node_modules/samlp ]; then
+  log "installing the samlp test IdP (npm ci)"
+  npm ci --prefix tests/idps/samlp --no-audit --no-fund --loglevel=error
+fi
