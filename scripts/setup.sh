@@ -35,7 +35,15 @@ if ! command -v cargo >/dev/null 2>&1; then
   fi
 fi
 
-# 3. Node packages for the third-party test IdP (Auth0 samlp), from the lockfile.
+# 3. A Python venv with moto (the local AWS emulator: STS, Cognito identity, DynamoDB).
+if ! cmp -s tests/requirements.txt .venv/requirements.stamp 2>/dev/null; then
+  log "installing moto[server] into .venv"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+  cp tests/requirements.txt .venv/requirements.stamp
+fi
+
+# 4. Node packages for the third-party test IdP (Auth0 samlp), from the lockfile.
 if [ ! -d tests/idps/samlp/node_modules/samlp ]; then
   log "installing the samlp test IdP (npm ci)"
   npm ci --prefix tests/idps/samlp --no-audit --no-fund --loglevel=error

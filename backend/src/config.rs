@@ -8,8 +8,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use url::Url;
 
-/// A value that must never be printed (keys, passwords).
-#[derive(Clone, Deserialize, PartialEq, Eq)]
+/// A value that must never be printed (keys, passwords, AWS secrets).
+/// It serializes (for the encrypted session blob and `/api/credentials`) but
+/// its `Debug` is redacted, so it cannot slip into a log line.
+#[derive(Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct Secret(String);
 

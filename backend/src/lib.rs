@@ -7,6 +7,8 @@ pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod devidp;
+pub mod exchange;
+pub mod policy;
 pub mod saml;
 pub mod startup;
 pub mod store;

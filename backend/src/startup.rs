@@ -2,9 +2,13 @@
 //! and (later) the Lambda entry.
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{AwsMode, Config};
+use crate::exchange::Exchange;
+use crate::policy::Policy;
 use crate::saml::{metadata, Verifier, VerifySettings};
 use crate::store::Store;
+use crate::web::cipher::SessionCipher;
+use crate::web::Parts;
 use crate::web::{build_router, AppState};
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -13,6 +17,37 @@ use std::time::Duration;
 
 /// Load IdP metadata, open and migrate the store, and build the state.
 pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    prepare_with(config, clock, None).await
+}
+
+/// Like [`prepare`], with an exchange of the caller's (tests).
+pub async fn prepare_with(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    exchange: Option<Arc<dyn Exchange>>,
+) -> anyhow::Result<AppState> {
+    let policy = Policy::from_table(&config.policy, &config.base_dir).context("[policy]")?;
+    for warning in policy.lint() {
+        tracing::warn!(%warning, "policy");
+    }
+    if config.aws.mode == AwsMode::Cognito {
+        if let Some(key) = policy.session_policy_key() {
+            anyhow::bail!("{key}: aws.mode = \"cognito\" cannot pass a session policy (GetCredentialsForIdentity has no policy parameter); use aws.mode = \"sts-saml\" or remove it");
+        }
+    }
+    let cipher = match &config.session.key {
+        Some(k) => SessionCipher::from_base64(k.expose()).context("session.key")?,
+        None => {
+            let path = config.resolve_path(
+                config
+                    .session
+                    .key_file
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("session.key")),
+            );
+            SessionCipher::load_or_create(&path).context("session.key_file")?
+        }
+    };
     let idp = metadata::load(
         config
             .idp
@@ -50,7 +85,19 @@ pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ap
         "configuration in force"
     );
     let verifier = Verifier::new(settings, idp);
-    Ok(AppState::new(config, verifier, store, clock))
+    let exchange = match exchange {
+        Some(e) => e,
+        None => crate::exchange::from_config(&config.aws).await,
+    };
+    Ok(AppState::new(Parts {
+        config,
+        verifier,
+        policy,
+        exchange,
+        cipher,
+        store,
+        clock,
+    }))
 }
 
 /// Serve until ctrl-c / SIGTERM. Sweeps expired store rows every minute.

@@ -164,6 +164,9 @@ pub struct VerifiedAssertion {
     /// SessionNotOnOrAfter from the AuthnStatement, when the IdP sent one.
     pub session_not_on_or_after: Option<DateTime<Utc>>,
     pub in_response_to: Option<String>,
+    /// The assertion can be presented to AWS until this instant
+    /// (SubjectConfirmationData NotOnOrAfter).
+    pub exchange_until: DateTime<Utc>,
     pub claims: Claims,
 }
 
@@ -311,6 +314,7 @@ impl Verifier {
             replay_until: checked.replay_until,
             session_not_on_or_after: checked.session_not_on_or_after,
             in_response_to: expected_request_id.map(str::to_string),
+            exchange_until: checked.exchange_until,
             claims,
         })
     }
@@ -532,6 +536,7 @@ impl Verifier {
             not_on_or_after.map_or(scd_not_on_or_after, |c| c.max(scd_not_on_or_after)) + skew;
         Ok(Checked {
             replay_until,
+            exchange_until: scd_not_on_or_after,
             session_not_on_or_after,
         })
     }
@@ -539,6 +544,7 @@ impl Verifier {
 
 struct Checked {
     replay_until: DateTime<Utc>,
+    exchange_until: DateTime<Utc>,
     session_not_on_or_after: Option<DateTime<Utc>>,
 }
 

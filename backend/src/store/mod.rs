@@ -24,6 +24,8 @@ pub enum StoreError {
 pub struct Pending {
     pub request_id: String,
     pub return_to: Option<String>,
+    /// A role asked for before sign-in (role switch after the assertion expired).
+    pub role_hint: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -77,10 +79,11 @@ impl Store {
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO pending_requests (relay_state, request_id, return_to, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO pending_requests (relay_state, request_id, return_to, role_hint, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(relay_state)
             .bind(&pending.request_id)
             .bind(&pending.return_to)
+            .bind(&pending.role_hint)
             .bind(now.timestamp())
             .bind(expires.timestamp())
             .execute(&self.pool)
@@ -94,7 +97,7 @@ impl Store {
         relay_state: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Pending>, StoreError> {
-        let row = sqlx::query("DELETE FROM pending_requests WHERE relay_state = ? RETURNING request_id, return_to, expires_at")
+        let row = sqlx::query("DELETE FROM pending_requests WHERE relay_state = ? RETURNING request_id, return_to, role_hint, expires_at")
             .bind(relay_state)
             .fetch_optional(&self.pool)
             .await?;
@@ -103,6 +106,7 @@ impl Store {
             (expires > now.timestamp()).then(|| Pending {
                 request_id: r.get("request_id"),
                 return_to: r.get("return_to"),
+                role_hint: r.get("role_hint"),
             })
         }))
     }
@@ -182,6 +186,7 @@ mod tests {
         let p = Pending {
             request_id: "_r".into(),
             return_to: Some("/x".into()),
+            role_hint: Some("arn:aws:iam::111111111111:role/Dev".into()),
         };
         s.put_pending("rs1", &p, now, now + D::seconds(60))
             .await

@@ -1,24 +1,26 @@
-//! The signed-in pages: the landing page, `/api/session` and logout.
+//! The server-rendered pages: the landing page, the role picker, logout.
 
+use super::flow::Ctx;
+use super::saml::issue_page;
 use super::session::{tokens_equal, SessionData, KEY};
-use super::{ApiError, AppState, ClientInfo, PageError, RequestId};
-use crate::audit::{AuditEvent, Outcome};
+use super::{AppState, ClientInfo, PageError, RequestId};
+use crate::audit::Outcome;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Extension, Form, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use axum::Router;
+use serde::Deserialize;
 use tower_sessions::Session;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home_get))
+        .route("/choose-role", get(choose_role_get).post(choose_role_post))
         .route("/logout", post(logout_post))
         .route("/signed-out", get(signed_out_get))
-        .route("/api/session", get(api_session_get))
         .route("/static/app.css", get(css_get))
 }
 
@@ -32,10 +34,32 @@ pub async fn current(state: &AppState, session: &Session) -> Option<SessionData>
     Some(data)
 }
 
+/// One role as a person sees it.
 pub struct RoleRow {
     pub account_id: String,
+    pub account_alias: String,
     pub role_name: String,
     pub role_arn: String,
+    pub duration_minutes: i32,
+    pub current: bool,
+}
+
+pub fn rows(state: &AppState, data: &SessionData) -> Vec<RoleRow> {
+    data.allowed
+        .iter()
+        .map(|r| RoleRow {
+            account_id: r.grant.role.account_id().to_string(),
+            account_alias: state
+                .policy
+                .account_alias(r.grant.role.account_id())
+                .unwrap_or_default()
+                .to_string(),
+            role_name: r.grant.role.role_name().to_string(),
+            role_arn: r.grant.role.as_str().to_string(),
+            duration_minutes: r.duration_seconds / 60,
+            current: data.role_arn() == Some(r.grant.role.as_str()),
+        })
+        .collect()
 }
 
 #[derive(Template, WebTemplate)]
@@ -43,27 +67,155 @@ pub struct RoleRow {
 struct HomePage {
     data: SessionData,
     roles: Vec<RoleRow>,
+    current: Option<RoleRow>,
+    principal_arn: String,
+    expires: String,
+    fallback: bool,
+}
+
+fn no_store(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 async fn home_get(State(state): State<AppState>, session: Session) -> Response {
     let Some(data) = current(&state, &session).await else {
         return Redirect::to("/saml/login?return_to=/").into_response();
     };
-    let roles = data
-        .roles
-        .iter()
-        .map(|g| RoleRow {
-            account_id: g.role.account_id().to_string(),
-            role_name: g.role.role_name().to_string(),
-            role_arn: g.role.as_str().to_string(),
-        })
-        .collect();
-    let mut resp = HomePage { data, roles }.into_response();
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    resp
+    let roles = rows(&state, &data);
+    let current = roles.iter().position(|r| r.current).map(|i| {
+        let r = &roles[i];
+        RoleRow {
+            account_id: r.account_id.clone(),
+            account_alias: r.account_alias.clone(),
+            role_name: r.role_name.clone(),
+            role_arn: r.role_arn.clone(),
+            duration_minutes: r.duration_minutes,
+            current: true,
+        }
+    });
+    let (principal_arn, expires, fallback) = match &data.current {
+        Some(c) => (
+            c.principal_arn.clone(),
+            c.expiration.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            c.duration_fallback,
+        ),
+        None => (String::new(), String::new(), false),
+    };
+    no_store(
+        HomePage {
+            data,
+            roles,
+            current,
+            principal_arn,
+            expires,
+            fallback,
+        }
+        .into_response(),
+    )
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "choose_role.html")]
+struct ChooseRolePage {
+    roles: Vec<RoleRow>,
+    subject: String,
+    csrf_token: String,
+}
+
+async fn choose_role_get(State(state): State<AppState>, session: Session) -> Response {
+    let Some(data) = current(&state, &session).await else {
+        return Redirect::to("/saml/login?return_to=/choose-role").into_response();
+    };
+    let roles = rows(&state, &data);
+    no_store(
+        ChooseRolePage {
+            roles,
+            subject: data.subject.clone(),
+            csrf_token: data.csrf_token.clone(),
+        }
+        .into_response(),
+    )
+}
+
+#[derive(Deserialize)]
+struct ChooseForm {
+    csrf_token: Option<String>,
+    role_arn: Option<String>,
+}
+
+fn csrf_refused(rid: &RequestId) -> PageError {
+    PageError::new(
+        StatusCode::FORBIDDEN,
+        "Request refused",
+        "This request did not come from this application's own page, so it was refused. Reload the page and try again.",
+        &rid.0,
+    )
+}
+
+async fn choose_role_post(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    Extension(client): Extension<ClientInfo>,
+    session: Session,
+    headers: HeaderMap,
+    Form(f): Form<ChooseForm>,
+) -> Result<Response, PageError> {
+    let Some(mut data) = current(&state, &session).await else {
+        return Ok(Redirect::to("/saml/login?return_to=/choose-role").into_response());
+    };
+    if !csrf_ok(&state, &headers, &data, f.csrf_token.as_deref()) {
+        return Err(csrf_refused(&rid));
+    }
+    let ctx = Ctx {
+        state: &state,
+        rid: &rid,
+        client: &client,
+    };
+    let wanted = f.role_arn.unwrap_or_default();
+    let Some(role) = data.allowed_role(&wanted).cloned() else {
+        let mut ev = ctx.event("role.selected", Outcome::Failure, &data);
+        ev.role_arn = Some(wanted.chars().take(256).collect());
+        ev.reason = Some("role not in the allowed set".into());
+        state
+            .audit
+            .record(ev.detail("via", "picker"))
+            .await
+            .map_err(|e| PageError::unavailable(&rid.0, e))?;
+        let mut p = PageError::new(
+            StatusCode::FORBIDDEN,
+            "Role not available",
+            "That role is not one you may use here. Choose one of the roles listed.",
+            &rid.0,
+        );
+        p.retry = false;
+        return Err(p);
+    };
+    match ctx.issue(&mut data, &role, "picker").await {
+        Ok(()) => {
+            session
+                .insert(KEY, &data)
+                .await
+                .map_err(|e| PageError::unavailable(&rid.0, e))?;
+            Ok(Redirect::to(data.return_to.as_deref().unwrap_or("/")).into_response())
+        }
+        Err(super::flow::IssueError::NeedsSignIn) => {
+            let back = data.return_to.clone().unwrap_or_else(|| "/".into());
+            Ok(Redirect::to(&login_url(&wanted, &back)).into_response())
+        }
+        Err(e) => Err(issue_page(&rid, e)),
+    }
+}
+
+/// A fresh sign-in that selects `role` and comes back to `return_to`.
+pub fn login_url(role: &str, return_to: &str) -> String {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    format!(
+        "/saml/login?role={}&return_to={}",
+        enc(role),
+        enc(return_to)
+    )
 }
 
 #[derive(Template, WebTemplate)]
@@ -82,58 +234,6 @@ async fn css_get() -> impl IntoResponse {
         ],
         include_str!("../../static/app.css"),
     )
-}
-
-#[derive(Serialize)]
-struct RoleJson {
-    role_arn: String,
-    provider_arn: String,
-    account_id: String,
-    role_name: String,
-}
-
-#[derive(Serialize)]
-struct SessionJson {
-    subject: String,
-    session_name: Option<String>,
-    groups: Vec<String>,
-    roles: Vec<RoleJson>,
-    role_arn: Option<String>,
-    expiration: String,
-    is_admin: bool,
-    csrf_token: String,
-}
-
-async fn api_session_get(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    session: Session,
-) -> Result<Response, ApiError> {
-    let data = current(&state, &session)
-        .await
-        .ok_or_else(|| ApiError::unauthenticated(&rid.0))?;
-    let body = SessionJson {
-        subject: data.subject.clone(),
-        session_name: data.session_name.clone(),
-        groups: data.groups.clone(),
-        roles: data
-            .roles
-            .iter()
-            .map(|g| RoleJson {
-                role_arn: g.role.as_str().into(),
-                provider_arn: g.provider.as_str().into(),
-                account_id: g.role.account_id().into(),
-                role_name: g.role.role_name().into(),
-            })
-            .collect(),
-        role_arn: data.role_arn.clone(),
-        expiration: data
-            .expires_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        is_admin: data.is_admin,
-        csrf_token: data.csrf_token.clone(),
-    };
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -176,21 +276,16 @@ async fn logout_post(
     };
     let token = form.as_ref().ok().and_then(|f| f.csrf_token.as_deref());
     if !csrf_ok(&state, &headers, &data, token) {
-        return Err(PageError::new(
-            StatusCode::FORBIDDEN,
-            "Request refused",
-            "This request did not come from this application's own page, so it was refused. Reload the page and try again.",
-            &rid.0,
-        ));
+        return Err(csrf_refused(&rid));
     }
-    let mut event = AuditEvent::new("logout", Outcome::Success, state.clock.now());
-    event.subject = Some(data.subject.clone());
-    event.request_id = Some(rid.0.clone());
-    event.source_ip = client.ip.clone();
-    event.user_agent = client.user_agent.clone();
-    event.idp = Some(data.idp.clone());
-    event.assertion_id = Some(data.assertion_id.clone());
-    event.role_arn = data.role_arn.clone();
+    let ctx = Ctx {
+        state: &state,
+        rid: &rid,
+        client: &client,
+    };
+    let mut event = ctx.event("logout", Outcome::Success, &data);
+    event.role_arn = data.role_arn().map(str::to_string);
+    event.access_key_id = data.current.as_ref().map(|c| c.access_key_id.clone());
     state
         .audit
         .record(event)
@@ -200,5 +295,12 @@ async fn logout_post(
         .flush()
         .await
         .map_err(|e| PageError::unavailable(&rid.0, e))?;
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"));
+    if wants_json {
+        return Ok(axum::Json(serde_json::json!({"signed_out": true})).into_response());
+    }
     Ok(Redirect::to("/signed-out").into_response())
 }

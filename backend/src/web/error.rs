@@ -89,6 +89,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub request_id: String,
+    /// Where to send the person for a fresh sign-in, when that is the way forward.
+    pub login_url: Option<String>,
 }
 
 impl ApiError {
@@ -103,6 +105,7 @@ impl ApiError {
             code,
             message: message.into(),
             request_id: request_id.to_string(),
+            login_url: None,
         }
     }
 
@@ -128,11 +131,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "error": self.code,
             "message": self.message,
             "request_id": self.request_id,
         });
+        if let Some(u) = self.login_url {
+            body["login_url"] = serde_json::Value::String(u);
+        }
         let mut resp = (self.status, Json(body)).into_response();
         resp.headers_mut().insert(
             axum::http::header::CACHE_CONTROL,

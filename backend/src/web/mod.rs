@@ -2,8 +2,11 @@
 //! Each area exposes `router()`; [`build_router`] merges them and writes the
 //! layer order down in one place.
 
+mod api;
 mod app;
+pub mod cipher;
 mod error;
+pub mod flow;
 mod health;
 mod saml;
 pub mod session;
@@ -11,6 +14,8 @@ pub mod session;
 use crate::audit::Audit;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::exchange::Exchange;
+use crate::policy::Policy;
 use crate::saml::Verifier;
 use crate::store::Store;
 use axum::extract::{ConnectInfo, Request};
@@ -33,10 +38,24 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub config: Config,
     pub verifier: Verifier,
+    pub policy: Policy,
+    pub exchange: Arc<dyn Exchange>,
+    pub cipher: cipher::SessionCipher,
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub audit: Audit,
     pub metrics: Metrics,
+}
+
+/// Everything [`AppState::new`] needs, built by `startup::prepare` (or a test).
+pub struct Parts {
+    pub config: Config,
+    pub verifier: Verifier,
+    pub policy: Policy,
+    pub exchange: Arc<dyn Exchange>,
+    pub cipher: cipher::SessionCipher,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl std::ops::Deref for AppState {
@@ -47,12 +66,15 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, verifier: Verifier, store: Store, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(p: Parts) -> Self {
         Self(Arc::new(Inner {
-            config,
-            verifier,
-            store,
-            clock,
+            config: p.config,
+            verifier: p.verifier,
+            policy: p.policy,
+            exchange: p.exchange,
+            cipher: p.cipher,
+            store: p.store,
+            clock: p.clock,
             audit: Audit,
             metrics: Metrics::default(),
         }))
@@ -126,6 +148,7 @@ pub fn build_router(state: AppState) -> Router {
     Router::new()
         .merge(saml::router())
         .merge(app::router())
+        .merge(api::router())
         .with_state(state.clone())
         .layer(sessions)
         .merge(health::router().with_state(state))

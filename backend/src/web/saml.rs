@@ -1,10 +1,13 @@
 //! `/saml/*`: SP metadata, SP-initiated login and the ACS.
 
+use super::flow::{Ctx, IssueError};
+use super::session::AAD_ASSERTION;
 use super::session::{SessionData, KEY};
 use super::{AppState, ClientInfo, PageError, RequestId};
 use crate::audit::{AuditEvent, Outcome};
+use crate::policy::Decision;
 use crate::saml::authn::{self, RelayState, ReturnTo};
-use crate::saml::{metadata, Refusal, SamlError, VerifiedAssertion};
+use crate::saml::{metadata, Refusal, RoleArn, SamlError, VerifiedAssertion};
 use crate::store::Pending;
 use axum::extract::{DefaultBodyLimit, Extension, Form, Query, State};
 use axum::http::{header, StatusCode};
@@ -36,6 +39,8 @@ async fn metadata_get(State(state): State<AppState>) -> Response {
 #[derive(Deserialize)]
 struct LoginQuery {
     return_to: Option<String>,
+    /// A role to select after sign-in (a role switch that needs a fresh assertion).
+    role: Option<String>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -65,6 +70,11 @@ async fn login_get(
     let pending = Pending {
         request_id: request_id.clone(),
         return_to: return_to.map(|r| r.as_str().to_string()),
+        role_hint: q
+            .role
+            .as_deref()
+            .and_then(RoleArn::parse)
+            .map(|r| r.as_str().to_string()),
     };
     state
         .store
@@ -120,6 +130,7 @@ async fn acs_post(
         }
     };
     let saml_response = form.saml_response.unwrap_or_default();
+    let saml_for_exchange = saml_response.split_ascii_whitespace().collect::<String>();
     // Look up the pending request by RelayState, server side.
     let relay = form.relay_state.as_deref().and_then(RelayState::parse);
     let pending = match &relay {
@@ -155,19 +166,6 @@ async fn acs_post(
     for m in &verified.claims.malformed_roles {
         tracing::warn!(subject = %verified.claims.name_id, value = %m.value, problem = %m.problem, "malformed Role attribute value ignored");
     }
-    let cfg = &state.config;
-    let absolute = chrono::Duration::seconds(
-        i64::try_from(cfg.session.absolute_timeout_seconds).unwrap_or(43200),
-    );
-    let data = SessionData::from_login(&verified, &cfg.admin.groups, now, absolute);
-    session
-        .cycle_id()
-        .await
-        .map_err(|e| PageError::unavailable(&rid.0, e))?;
-    session
-        .insert(KEY, &data)
-        .await
-        .map_err(|e| PageError::unavailable(&rid.0, e))?;
     let mut event = AuditEvent::new("login.succeeded", Outcome::Success, now);
     fill(
         &mut event,
@@ -188,7 +186,15 @@ async fn acs_post(
                 .collect::<Vec<_>>(),
         )
         .detail("groups", verified.claims.groups.clone())
-        .detail("malformed_roles", verified.claims.malformed_roles.len())
+        .detail(
+            "malformed_roles",
+            verified
+                .claims
+                .malformed_roles
+                .iter()
+                .map(|m| format!("{}: {}", m.value, m.problem))
+                .collect::<Vec<_>>(),
+        )
         .detail("idp_initiated", pending.is_none());
     state
         .audit
@@ -199,12 +205,122 @@ async fn acs_post(
         .metrics
         .inc("broker_login_total", &[("outcome", "success")]);
     tracing::info!(subject = %verified.claims.name_id, assertion_id = %verified.assertion_id, roles = verified.claims.roles.len(), "sign-in accepted");
-    let target = pending
+
+    // Policy: one role, a choice, or a refusal.
+    let hint = pending
+        .as_ref()
+        .and_then(|p| p.role_hint.as_deref())
+        .and_then(RoleArn::parse);
+    let decision = state.policy.decide(&verified.claims, hint.as_ref());
+    let role = match decision {
+        Decision::Deny(d) => {
+            tracing::warn!(subject = %verified.claims.name_id, detail = %d.detail, "no role allowed");
+            let mut event = AuditEvent::new("login.failed", Outcome::Failure, now);
+            fill(
+                &mut event,
+                &rid,
+                &client,
+                Some(&verified.claims.name_id),
+                Some(&verified.assertion_id),
+                &state,
+            );
+            event.reason = Some(d.detail.clone());
+            state
+                .audit
+                .record(event.detail("code", "policy_denied"))
+                .await
+                .map_err(|e| PageError::unavailable(&rid.0, e))?;
+            let mut page = PageError::new(
+                StatusCode::FORBIDDEN,
+                "No AWS role available",
+                d.reason,
+                &rid.0,
+            );
+            page.retry = false;
+            return Err(page);
+        }
+        Decision::Role(r) => Some(r),
+        Decision::Choose(_) => None,
+    };
+    let cfg = &state.config;
+    let absolute = chrono::Duration::seconds(
+        i64::try_from(cfg.session.absolute_timeout_seconds).unwrap_or(43200),
+    );
+    let mut data = SessionData::from_login(
+        &verified,
+        state.policy.allowed(&verified.claims),
+        &cfg.admin.groups,
+        now,
+        absolute,
+    );
+    data.return_to = pending
         .and_then(|p| p.return_to)
         .and_then(|r| ReturnTo::parse(&r))
-        .map(|r| r.as_str().to_string())
-        .unwrap_or_else(|| "/".to_string());
-    Ok(Redirect::to(&target).into_response())
+        .map(|r| r.as_str().to_string());
+    data.sealed_assertion = Some(
+        state
+            .cipher
+            .seal(saml_for_exchange.as_bytes(), AAD_ASSERTION)
+            .map_err(|e| PageError::internal(&rid.0, e))?,
+    );
+    let ctx = Ctx {
+        state: &state,
+        rid: &rid,
+        client: &client,
+    };
+    let outcome = match &role {
+        Some(r) => Some(
+            ctx.issue(
+                &mut data,
+                r,
+                if hint.is_some() {
+                    "preselected"
+                } else {
+                    "automatic"
+                },
+            )
+            .await,
+        ),
+        None => None,
+    };
+    session
+        .cycle_id()
+        .await
+        .map_err(|e| PageError::unavailable(&rid.0, e))?;
+    session
+        .insert(KEY, &data)
+        .await
+        .map_err(|e| PageError::unavailable(&rid.0, e))?;
+    match outcome {
+        None => Ok(Redirect::to("/choose-role").into_response()),
+        Some(Ok(())) => Ok(Redirect::to(data.return_to.as_deref().unwrap_or("/")).into_response()),
+        Some(Err(e)) => Err(issue_page(&rid, e)),
+    }
+}
+
+/// The page for a failed exchange.
+pub fn issue_page(rid: &RequestId, e: IssueError) -> PageError {
+    match e {
+        IssueError::Exchange(x) => {
+            tracing::warn!(code = x.code(), detail = %x.detail, "credential exchange failed");
+            let mut p = PageError::new(
+                StatusCode::BAD_GATEWAY,
+                "Could not get AWS credentials",
+                x.user_message(),
+                &rid.0,
+            );
+            p.retry = x.needs_new_sign_in();
+            p
+        }
+        IssueError::NeedsSignIn => PageError::new(
+            StatusCode::UNAUTHORIZED,
+            "Please sign in again",
+            "Your sign-in is too old to get new AWS credentials. Please sign in again.",
+            &rid.0,
+        ),
+        IssueError::Audit(a) => PageError::unavailable(&rid.0, a),
+        IssueError::Internal(i) => PageError::internal(&rid.0, i),
+    }
 }
 
 fn fill(

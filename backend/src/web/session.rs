@@ -1,18 +1,22 @@
 //! What the broker keeps in a signed-in person's server-side session.
+//! Secrets (AWS credentials, the SAMLResponse) are sealed with the session
+//! cipher before they reach the store.
 
-use crate::saml::{RoleGrant, VerifiedAssertion};
+use crate::policy::AllowedRole;
+use crate::saml::VerifiedAssertion;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub const KEY: &str = "broker";
+pub const AAD_CREDENTIALS: &[u8] = b"saml-broker credentials v1";
+pub const AAD_ASSERTION: &[u8] = b"saml-broker assertion v1";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionData {
     pub subject: String,
     pub session_name: Option<String>,
     pub groups: Vec<String>,
-    pub roles: Vec<RoleGrant>,
     pub is_admin: bool,
     pub idp: String,
     pub assertion_id: String,
@@ -20,12 +24,32 @@ pub struct SessionData {
     /// The session ends at this instant whatever the activity.
     pub expires_at: DateTime<Utc>,
     pub csrf_token: String,
-    pub role_arn: Option<String>,
+    /// Roles the policy allows, in the order to show them.
+    pub allowed: Vec<AllowedRole>,
+    /// Where to go once a role is chosen.
+    pub return_to: Option<String>,
+    /// The SAMLResponse, sealed, kept while the assertion can still be exchanged.
+    pub sealed_assertion: Option<String>,
+    pub assertion_valid_until: DateTime<Utc>,
+    pub current: Option<CurrentRole>,
+}
+
+/// The role in use and the (sealed) credentials issued for it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CurrentRole {
+    pub role_arn: String,
+    pub principal_arn: String,
+    pub access_key_id: String,
+    pub expiration: DateTime<Utc>,
+    pub duration_seconds: i32,
+    pub duration_fallback: bool,
+    pub sealed_credentials: String,
 }
 
 impl SessionData {
     pub fn from_login(
         v: &VerifiedAssertion,
+        allowed: Vec<AllowedRole>,
         admin_groups: &[String],
         now: DateTime<Utc>,
         absolute: chrono::Duration,
@@ -34,23 +58,32 @@ impl SessionData {
         if let Some(s) = v.session_not_on_or_after {
             expires_at = expires_at.min(s);
         }
-        let role_arn = match v.claims.roles.as_slice() {
-            [one] => Some(one.role.as_str().to_string()),
-            _ => None,
-        };
         Self {
             subject: v.claims.name_id.clone(),
             session_name: v.claims.session_name.clone(),
             groups: v.claims.groups.clone(),
-            roles: v.claims.roles.clone(),
             is_admin: v.claims.groups.iter().any(|g| admin_groups.contains(g)),
             idp: v.issuer.clone(),
             assertion_id: v.assertion_id.clone(),
             login_at: now,
             expires_at,
             csrf_token: new_token(),
-            role_arn,
+            allowed,
+            return_to: None,
+            sealed_assertion: None,
+            assertion_valid_until: v.exchange_until,
+            current: None,
         }
+    }
+
+    pub fn allowed_role(&self, role_arn: &str) -> Option<&AllowedRole> {
+        self.allowed
+            .iter()
+            .find(|r| r.grant.role.as_str() == role_arn)
+    }
+
+    pub fn role_arn(&self) -> Option<&str> {
+        self.current.as_ref().map(|c| c.role_arn.as_str())
     }
 }
 

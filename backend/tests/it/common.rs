@@ -16,6 +16,7 @@ pub const SP: &str = "https://broker.example.com/saml/metadata";
 pub const ACS: &str = "https://broker.example.com/saml/acs";
 pub const ROLE_DEV: &str =
     "arn:aws:iam::111111111111:role/Dev,arn:aws:iam::111111111111:saml-provider/ADFS";
+pub const PROVIDER: &str = "arn:aws:iam::111111111111:saml-provider/ADFS";
 
 /// RSA key generation is slow in debug builds; share two keys per test run.
 pub fn idp_key() -> &'static SigningKey {
@@ -116,6 +117,8 @@ pub struct AppOptions {
     pub metadata: Option<String>,
     pub clock: Option<Arc<FixedClock>>,
     pub idp_initiated: bool,
+    /// None: Cognito mode against moto with a fresh identity pool.
+    pub aws: Option<saml_broker::config::AwsConfig>,
 }
 
 impl Default for AppOptions {
@@ -127,6 +130,7 @@ impl Default for AppOptions {
             metadata: None,
             clock: None,
             idp_initiated: false,
+            aws: None,
         }
     }
 }
@@ -143,6 +147,13 @@ impl TestApp {
     }
 
     pub async fn spawn_on(listener: tokio::net::TcpListener, opts: AppOptions) -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "warn".into()),
+            )
+            .try_init();
         let dir = TempDir::new();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let md = opts
@@ -153,8 +164,15 @@ impl TestApp {
             "[server]\nlisten = \"127.0.0.1:0\"\npublic_url = \"{base}\"\n[idp]\nmetadata_file = \"idp.xml\"\nallow_idp_initiated = {}\n[storage]\nurl = \"sqlite://broker.db\"\n[admin]\ngroups = [\"AWS-Broker-Admins\"]\n{}",
             opts.idp_initiated, opts.extra_toml
         );
-        let cfg =
+        let mut cfg =
             Config::from_toml_str(&toml, &dir.0.join("broker.toml"), std::iter::empty()).unwrap();
+        cfg.aws = match opts.aws {
+            Some(a) => a,
+            None => crate::moto::aws_config(
+                saml_broker::config::AwsMode::Cognito,
+                Some(crate::moto::identity_pool(PROVIDER).await),
+            ),
+        };
         let clock: Arc<dyn Clock> = match opts.clock {
             Some(c) => c,
             None => Arc::new(SystemClock),
@@ -213,6 +231,33 @@ impl TestApp {
         let xml = saml_broker::saml::authn::decode_redirect_request(&q["SAMLRequest"]).unwrap();
         let req = saml_broker::saml::xml::parse(&xml).unwrap();
         (req.attr("ID").unwrap().to_string(), q["RelayState"].clone())
+    }
+
+    /// SP-initiated sign-in as `name_id` with exactly these Role values; returns the ACS answer.
+    pub async fn sign_in(
+        &self,
+        client: &reqwest::Client,
+        name_id: &str,
+        roles: &[&str],
+    ) -> reqwest::Response {
+        let (rid, relay) = self.start_login(client, None).await;
+        let mut spec = self.spec(name_id, Some(&rid));
+        spec.attributes.retain(|(n, _)| n != ATTR_ROLE);
+        if !roles.is_empty() {
+            spec = spec.with_attribute(ATTR_ROLE, roles);
+        }
+        self.post_acs(client, &spec.sign_base64(idp_key()).unwrap(), Some(&relay))
+            .await
+    }
+
+    pub async fn get_json(&self, client: &reqwest::Client, path: &str) -> (u16, serde_json::Value) {
+        let r = client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
     }
 
     pub async fn post_acs(

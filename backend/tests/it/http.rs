@@ -87,7 +87,11 @@ async fn dev_idp_round_trip_through_the_real_servers() {
     assert_eq!(form_value(&posted, "RelayState").unwrap(), relay);
     let r = app.post_acs(&c, &saml, Some(&relay)).await;
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
-    assert_eq!(r.headers()["location"], "/");
+    assert_eq!(
+        r.headers()["location"],
+        "/choose-role",
+        "three roles: the person chooses"
+    );
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
@@ -96,6 +100,19 @@ async fn dev_idp_round_trip_through_the_real_servers() {
     assert!(
         !cookie.contains("Secure"),
         "http public_url: no Secure flag"
+    );
+    let picker = c
+        .get(format!("{}/choose-role", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        picker.contains("BrokerDeveloper")
+            && picker.contains("ReadOnly")
+            && picker.contains("Operator")
     );
     // The landing page shows who signed in and every role with account and name.
     let home = c

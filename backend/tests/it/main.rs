@@ -2,8 +2,10 @@
 //! fresh SQLite file per test, real HTTP, real xmlsec.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod aws;
 mod checks;
 mod common;
 mod http;
 mod interop;
+mod moto;
 mod xsw;

@@ -1,0 +1,124 @@
+//! Memory flatness over many verifications, on one thread.
+//!
+//! `MEMORY_MODE=broker|stock MEMORY_ITERATIONS=100000 nice cargo bench --bench memory`
+//!
+//! * `broker`: `Verifier::verify` (samael in `ReduceMode::PreDigest`).
+//! * `stock`:  samael 0.0.22's default reduce step,
+//!   `XmlSec::reduce_xml_to_signed(xml, certs, ReduceMode::ValidateAndMarkNoAncestors)`,
+//!   which for an assertion-only signature moves the Assertion to the document
+//!   root and never frees the old Response root (see docs/samael-leak.md).
+//!
+//! Prints VmRSS (from /proc/self/status) after a 1,000-iteration warm-up and
+//! every 10,000 iterations, then one summary line.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::{DateTime, SubsecRound, Utc};
+use samael::crypto::{CertificateDer, CryptoProvider, ReduceMode, XmlSec};
+use saml_broker::devidp::keys::idp_metadata;
+use saml_broker::devidp::{ResponseSpec, SigningKey};
+use saml_broker::saml::claims::{ATTR_GROUP, ATTR_ROLE};
+use saml_broker::saml::{IdpMetadata, Verifier, VerifySettings};
+use std::hint::black_box;
+use std::time::Instant;
+
+const IDP: &str = "https://adfs.example.com/adfs/services/trust";
+const SP: &str = "https://broker.example.com/saml/metadata";
+const ACS: &str = "https://broker.example.com/saml/acs";
+const REQUEST_ID: &str = "_bench_request_1";
+const ROLES: [&str; 3] = [
+    "arn:aws:iam::111111111111:role/Dev,arn:aws:iam::111111111111:saml-provider/ADFS",
+    "arn:aws:iam::222222222222:role/ReadOnly,arn:aws:iam::222222222222:saml-provider/ADFS",
+    "arn:aws:iam::333333333333:role/Admin,arn:aws:iam::333333333333:saml-provider/ADFS",
+];
+const GROUPS: [&str; 3] = ["Developers", "AWS-ReadOnly", "Staff"];
+const WARMUP: usize = 1_000;
+const REPORT_EVERY: usize = 10_000;
+
+fn rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+fn main() {
+    // `cargo bench` passes `--bench` (and any filter) to every bench binary; ignore them.
+    let mode = std::env::var("MEMORY_MODE").unwrap_or_else(|_| "broker".into());
+    let iterations: usize = std::env::var("MEMORY_ITERATIONS")
+        .ok()
+        .map(|v| v.replace('_', "").parse().unwrap())
+        .unwrap_or(100_000);
+
+    let key = SigningKey::generate("bench idp").unwrap();
+    let now: DateTime<Utc> = Utc::now().trunc_subsecs(3);
+    let spec = ResponseSpec::adfs(now, IDP, ACS, SP, "alice@example.com")
+        .with_request(REQUEST_ID)
+        .with_attribute(ATTR_ROLE, &ROLES)
+        .with_attribute(ATTR_GROUP, &GROUPS);
+    let xml = spec.sign(&key).unwrap();
+    let b64 = spec.sign_base64(&key).unwrap();
+    let metadata_xml = idp_metadata(
+        IDP,
+        "https://adfs.example.com/adfs/ls/",
+        &[key.cert_base64().unwrap()],
+    );
+    let verifier = Verifier::new(
+        VerifySettings {
+            sp_entity_id: SP.into(),
+            acs_url: ACS.into(),
+            max_clock_skew: chrono::Duration::seconds(60),
+            allow_sha1: false,
+            allow_idp_initiated: false,
+            max_bytes: 256 * 1024,
+        },
+        IdpMetadata::parse(&metadata_xml).unwrap(),
+    );
+    let certs = vec![CertificateDer::from(key.cert_der().unwrap())];
+
+    let mut run: Box<dyn FnMut()> = match mode.as_str() {
+        "broker" => Box::new(|| {
+            let v = verifier
+                .verify(black_box(&b64), Some(REQUEST_ID), now)
+                .map_err(|r| r.error.to_string())
+                .unwrap();
+            black_box(v);
+        }),
+        "stock" => Box::new(|| {
+            let signed = XmlSec::reduce_xml_to_signed(
+                black_box(&xml),
+                &certs,
+                ReduceMode::ValidateAndMarkNoAncestors,
+            )
+            .unwrap();
+            black_box(signed);
+        }),
+        other => panic!("MEMORY_MODE must be broker or stock, not {other:?}"),
+    };
+
+    println!(
+        "mode={mode} iterations={iterations} response_xml_bytes={} warmup={WARMUP}",
+        xml.len()
+    );
+    for _ in 0..WARMUP {
+        run();
+    }
+    let rss_start = rss_kb();
+    println!("mode={mode} i=0 rss_kb={rss_start}");
+    let started = Instant::now();
+    for i in 1..=iterations {
+        run();
+        if i % REPORT_EVERY == 0 || i == iterations {
+            println!("mode={mode} i={i} rss_kb={}", rss_kb());
+        }
+    }
+    let elapsed = started.elapsed();
+    let rss_end = rss_kb();
+    let growth = rss_end as i64 - rss_start as i64;
+    println!(
+        "mode={mode} iterations={iterations} rss_start_kb={rss_start} rss_end_kb={rss_end} growth_kb={growth} per_call_bytes={:.1} elapsed_s={:.1}",
+        growth as f64 * 1024.0 / iterations as f64,
+        elapsed.as_secs_f64()
+    );
+}

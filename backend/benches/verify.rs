@@ -1,0 +1,142 @@
+//! ACS verification cost: the broker's whole path against stock samael on the
+//! same ADFS-style response (only the Assertion signed, RSA-SHA256).
+//!
+//! `nice cargo bench --bench verify`. Results and the machine they came from
+//! are in docs/performance.md.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use samael::metadata::EntityDescriptor;
+use samael::service_provider::{ServiceProvider, ServiceProviderBuilder};
+use saml_broker::devidp::keys::idp_metadata;
+use saml_broker::devidp::{ResponseSpec, SigningKey};
+use saml_broker::saml::claims::{ATTR_GROUP, ATTR_ROLE};
+use saml_broker::saml::{IdpMetadata, Verifier, VerifySettings};
+
+const IDP: &str = "https://adfs.example.com/adfs/services/trust";
+const SSO: &str = "https://adfs.example.com/adfs/ls/";
+const SP: &str = "https://broker.example.com/saml/metadata";
+const ACS: &str = "https://broker.example.com/saml/acs";
+const REQUEST_ID: &str = "_bench_request_1";
+const ROLES: [&str; 3] = [
+    "arn:aws:iam::111111111111:role/Dev,arn:aws:iam::111111111111:saml-provider/ADFS",
+    "arn:aws:iam::222222222222:role/ReadOnly,arn:aws:iam::222222222222:saml-provider/ADFS",
+    "arn:aws:iam::333333333333:role/Admin,arn:aws:iam::333333333333:saml-provider/ADFS",
+];
+const GROUPS: [&str; 3] = ["Developers", "AWS-ReadOnly", "Staff"];
+
+struct Fixture {
+    /// The instant the response was issued at; the broker is given exactly this.
+    now: DateTime<Utc>,
+    b64: String,
+    metadata_xml: String,
+}
+
+fn fixture() -> Fixture {
+    let key = SigningKey::generate("bench idp").unwrap();
+    // The spec serialises times with millisecond precision; pin `now` to the same value.
+    // Stock samael checks against the wall clock, so `now` is the real time of the run.
+    let now = Utc::now().trunc_subsecs(3);
+    let b64 = ResponseSpec::adfs(now, IDP, ACS, SP, "alice@example.com")
+        .with_request(REQUEST_ID)
+        .with_attribute(ATTR_ROLE, &ROLES)
+        .with_attribute(ATTR_GROUP, &GROUPS)
+        .sign_base64(&key)
+        .unwrap();
+    let metadata_xml = idp_metadata(IDP, SSO, &[key.cert_base64().unwrap()]);
+    Fixture {
+        now,
+        b64,
+        metadata_xml,
+    }
+}
+
+fn broker_verifier(f: &Fixture) -> Verifier {
+    let settings = VerifySettings {
+        sp_entity_id: SP.into(),
+        acs_url: ACS.into(),
+        max_clock_skew: Duration::seconds(60),
+        allow_sha1: false,
+        allow_idp_initiated: false,
+        max_bytes: 256 * 1024,
+    };
+    Verifier::new(settings, IdpMetadata::parse(&f.metadata_xml).unwrap())
+}
+
+fn stock_service_provider(f: &Fixture) -> ServiceProvider {
+    let idp: EntityDescriptor = f.metadata_xml.parse().unwrap();
+    ServiceProviderBuilder::default()
+        .entity_id(Some(SP.to_string()))
+        .acs_url(Some(ACS.to_string()))
+        .idp_metadata(idp)
+        .allow_idp_initiated(false)
+        // The response's IssueInstant is fixed at setup; samael compares it with
+        // the wall clock (default 90 s). Widen it so a long run stays valid.
+        .max_issue_delay(Duration::hours(1))
+        .build()
+        .unwrap()
+}
+
+fn bench_verify(c: &mut Criterion) {
+    let f = fixture();
+    let verifier = broker_verifier(&f);
+    let sp = stock_service_provider(&f);
+
+    // Both paths must accept the response before they are timed.
+    let verified = verifier
+        .verify(&f.b64, Some(REQUEST_ID), f.now)
+        .map_err(|r| r.error.to_string())
+        .unwrap();
+    assert_eq!(verified.claims.name_id, "alice@example.com");
+    assert_eq!(verified.claims.roles.len(), 3);
+    assert_eq!(verified.claims.groups.len(), 3);
+    assert_eq!(
+        verified.claims.session_name.as_deref(),
+        Some("alice@example.com")
+    );
+    let assertion = sp
+        .parse_base64_response(&f.b64, Some(&[REQUEST_ID]))
+        .map_err(|e| e.to_string())
+        .unwrap();
+    assert_eq!(
+        assertion
+            .subject
+            .as_ref()
+            .and_then(|s| s.name_id.as_ref())
+            .map(|n| n.value.as_str()),
+        Some("alice@example.com")
+    );
+    eprintln!(
+        "fixture: {} bytes of XML ({} base64), now={}",
+        f.b64.len() * 3 / 4,
+        f.b64.len(),
+        f.now
+    );
+
+    let mut g = c.benchmark_group("broker_verify_full");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("adfs_assertion_signed_rsa_sha256", |b| {
+        b.iter(|| {
+            verifier
+                .verify(black_box(&f.b64), Some(REQUEST_ID), f.now)
+                .map_err(|r| r.error)
+                .unwrap()
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("stock_samael_service_provider");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("adfs_assertion_signed_rsa_sha256", |b| {
+        b.iter(|| {
+            sp.parse_base64_response(black_box(&f.b64), Some(&[REQUEST_ID]))
+                .map_err(|e| e.to_string())
+                .unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_verify);
+criterion_main!(benches);

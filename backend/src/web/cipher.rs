@@ -1,0 +1,144 @@
+//! AEAD (AES-256-GCM) for what the session store must not hold in the clear:
+//! AWS credentials and the SAMLResponse kept for a role switch.
+
+use base64::Engine;
+use openssl::symm::{decrypt_aead, encrypt_aead, Cipher};
+use std::path::Path;
+
+const NONCE: usize = 12;
+const TAG: usize = 16;
+
+#[derive(Clone)]
+pub struct SessionCipher {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for SessionCipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionCipher([redacted])")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CipherError {
+    #[error("session key: {0}")]
+    Key(String),
+    #[error("sealed value could not be opened (wrong key or tampered)")]
+    Open,
+    #[error("encryption failed: {0}")]
+    Seal(#[from] openssl::error::ErrorStack),
+}
+
+impl SessionCipher {
+    pub fn from_base64(b64: &str) -> Result<Self, CipherError> {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|e| CipherError::Key(format!("session.key is not base64: {e}")))?;
+        let key: [u8; 32] = raw.try_into().map_err(|_| {
+            CipherError::Key(
+                "session.key must decode to exactly 32 bytes (openssl rand -base64 32)".into(),
+            )
+        })?;
+        Ok(Self { key })
+    }
+
+    /// Read the key file, or create it (0600) with a fresh random key and a warning.
+    pub fn load_or_create(path: &Path) -> Result<Self, CipherError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::from_base64(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key: [u8; 32] = rand::random();
+                let b64 = base64::engine::general_purpose::STANDARD.encode(key);
+                write_private(path, b64.as_bytes()).map_err(|e| {
+                    CipherError::Key(format!("cannot create {}: {e}", path.display()))
+                })?;
+                tracing::warn!(path = %path.display(), "generated a new session encryption key; several instances must share one key: set session.key explicitly");
+                Ok(Self { key })
+            }
+            Err(e) => Err(CipherError::Key(format!(
+                "cannot read {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    /// Encrypt `plain`, binding it to `aad` (e.g. the value's purpose).
+    pub fn seal(&self, plain: &[u8], aad: &[u8]) -> Result<String, CipherError> {
+        let nonce: [u8; NONCE] = rand::random();
+        let mut tag = [0u8; TAG];
+        let ct = encrypt_aead(
+            Cipher::aes_256_gcm(),
+            &self.key,
+            Some(&nonce),
+            aad,
+            plain,
+            &mut tag,
+        )?;
+        let mut out = Vec::with_capacity(NONCE + ct.len() + TAG);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        out.extend_from_slice(&tag);
+        Ok(base64::engine::general_purpose::STANDARD_NO_PAD.encode(out))
+    }
+
+    pub fn open(&self, sealed: &str, aad: &[u8]) -> Result<Vec<u8>, CipherError> {
+        let raw = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(sealed)
+            .map_err(|_| CipherError::Open)?;
+        if raw.len() < NONCE + TAG {
+            return Err(CipherError::Open);
+        }
+        let (nonce, rest) = raw.split_at(NONCE);
+        let (ct, tag) = rest.split_at(rest.len() - TAG);
+        decrypt_aead(Cipher::aes_256_gcm(), &self.key, Some(nonce), aad, ct, tag)
+            .map_err(|_| CipherError::Open)
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn seal_open_round_trip_and_tamper_detection() {
+        let c = SessionCipher::from_base64(
+            &base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+        )
+        .unwrap();
+        let s = c.seal(b"secret", b"creds").unwrap();
+        assert!(!s.contains("secret"));
+        assert_eq!(c.open(&s, b"creds").unwrap(), b"secret");
+        assert!(c.open(&s, b"other purpose").is_err());
+        let mut bytes = s.into_bytes();
+        bytes[20] = if bytes[20] == b'A' { b'B' } else { b'A' };
+        assert!(c
+            .open(&String::from_utf8(bytes).unwrap(), b"creds")
+            .is_err());
+        let other = SessionCipher::from_base64(
+            &base64::engine::general_purpose::STANDARD.encode([8u8; 32]),
+        )
+        .unwrap();
+        assert!(other.open(&c.seal(b"x", b"a").unwrap(), b"a").is_err());
+    }
+
+    #[test]
+    fn key_must_be_32_bytes() {
+        assert!(SessionCipher::from_base64("c2hvcnQ=").is_err());
+    }
+}

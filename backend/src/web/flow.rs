@@ -1,0 +1,145 @@
+//! Getting credentials for a chosen role: unseal the assertion, call the
+//! exchange, seal the credentials into the session, audit both steps (fail
+//! closed). Shared by the ACS, the role picker and the JSON API.
+
+use super::session::{CurrentRole, SessionData, AAD_ASSERTION, AAD_CREDENTIALS};
+use super::{AppState, ClientInfo, RequestId};
+use crate::audit::{AuditError, AuditEvent, Outcome};
+use crate::config::Secret;
+use crate::exchange::{Credentials, ExchangeError, ExchangeRequest};
+use crate::policy::AllowedRole;
+
+/// Who is asking, for the audit trail.
+pub struct Ctx<'a> {
+    pub state: &'a AppState,
+    pub rid: &'a RequestId,
+    pub client: &'a ClientInfo,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("the assertion can no longer be exchanged; a fresh sign-in is needed")]
+    NeedsSignIn,
+    #[error("exchange failed: {0}")]
+    Exchange(ExchangeError),
+    #[error("audit trail unavailable: {0}")]
+    Audit(#[from] AuditError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl Ctx<'_> {
+    pub fn event(&self, name: &'static str, outcome: Outcome, data: &SessionData) -> AuditEvent {
+        let mut e = AuditEvent::new(name, outcome, self.state.clock.now());
+        e.subject = Some(data.subject.clone());
+        e.request_id = Some(self.rid.0.clone());
+        e.source_ip = self.client.ip.clone();
+        e.user_agent = self.client.user_agent.clone();
+        e.idp = Some(data.idp.clone());
+        e.assertion_id = Some(data.assertion_id.clone());
+        e
+    }
+
+    /// Exchange the session's assertion for credentials for `role`.
+    pub async fn issue(
+        &self,
+        data: &mut SessionData,
+        role: &AllowedRole,
+        via: &'static str,
+    ) -> Result<(), IssueError> {
+        let state = self.state;
+        let now = state.clock.now();
+        let sealed = data
+            .sealed_assertion
+            .as_ref()
+            .filter(|_| now < data.assertion_valid_until)
+            .ok_or(IssueError::NeedsSignIn)?;
+        let saml = state
+            .cipher
+            .open(sealed, AAD_ASSERTION)
+            .map_err(|e| IssueError::Internal(e.to_string()))?;
+        let saml = String::from_utf8(saml).map_err(|e| IssueError::Internal(e.to_string()))?;
+        let req = ExchangeRequest {
+            saml_response: Secret::new(saml),
+            role: role.grant.clone(),
+            duration_seconds: role.duration_seconds,
+            session_policy: role.session_policy.clone(),
+        };
+        let role_arn = role.grant.role.as_str().to_string();
+        let mut selected = self.event("role.selected", Outcome::Success, data);
+        selected.role_arn = Some(role_arn.clone());
+        let selected = selected
+            .detail("via", via)
+            .detail("rule", role.rule.clone())
+            .detail("duration_seconds", role.duration_seconds)
+            .detail("session_policy", role.session_policy.is_some())
+            .detail(
+                "account_alias",
+                state
+                    .policy
+                    .account_alias(role.grant.role.account_id())
+                    .map(str::to_string),
+            );
+        state.audit.record(selected).await?;
+        let issued = match state.exchange.exchange(&req).await {
+            Ok(i) => i,
+            Err(e) => {
+                state.metrics.inc(
+                    "broker_exchange_total",
+                    &[("outcome", "failure"), ("reason", e.code())],
+                );
+                let mut failed = self.event("credentials.failed", Outcome::Failure, data);
+                failed.role_arn = Some(role_arn);
+                failed.reason = Some(e.to_string());
+                state
+                    .audit
+                    .record(
+                        failed
+                            .detail("code", e.code())
+                            .detail("mode", state.exchange.mode()),
+                    )
+                    .await?;
+                return Err(IssueError::Exchange(e));
+            }
+        };
+        let creds_json = serde_json::to_vec(&issued.credentials)
+            .map_err(|e| IssueError::Internal(e.to_string()))?;
+        let sealed_credentials = state
+            .cipher
+            .seal(&creds_json, AAD_CREDENTIALS)
+            .map_err(|e| IssueError::Internal(e.to_string()))?;
+        let mut ev = self.event("credentials.issued", Outcome::Success, data);
+        ev.role_arn = Some(role_arn.clone());
+        ev.access_key_id = Some(issued.credentials.access_key_id.clone());
+        let ev = ev
+            .detail("principal_arn", issued.principal_arn.clone())
+            .detail("expiration", issued.credentials.expiration.to_rfc3339())
+            .detail("duration_seconds", issued.duration_seconds)
+            .detail("duration_fallback", issued.duration_fallback)
+            .detail("mode", state.exchange.mode());
+        state.audit.record(ev).await?;
+        state
+            .metrics
+            .inc("broker_exchange_total", &[("outcome", "success")]);
+        data.expires_at = data.expires_at.min(issued.credentials.expiration).max(now);
+        data.current = Some(CurrentRole {
+            role_arn,
+            principal_arn: issued.principal_arn,
+            access_key_id: issued.credentials.access_key_id,
+            expiration: issued.credentials.expiration,
+            duration_seconds: issued.duration_seconds,
+            duration_fallback: issued.duration_fallback,
+            sealed_credentials,
+        });
+        Ok(())
+    }
+
+    pub fn credentials(&self, current: &CurrentRole) -> Result<Credentials, IssueError> {
+        let plain = self
+            .state
+            .cipher
+            .open(&current.sealed_credentials, AAD_CREDENTIALS)
+            .map_err(|e| IssueError::Internal(e.to_string()))?;
+        serde_json::from_slice(&plain).map_err(|e| IssueError::Internal(e.to_string()))
+    }
+}

@@ -1,0 +1,340 @@
+//! Policy and the credential exchange end to end, through the HTTP server,
+//! against a real moto server: sign in -> policy -> exchange ->
+//! /api/credentials -> GetCallerIdentity with the returned credentials.
+
+use crate::common::*;
+use crate::moto::{aws_config, caller_arn, identity_pool};
+use saml_broker::config::AwsMode;
+
+const DEV: &str = "arn:aws:iam::111111111111:role/Dev,arn:aws:iam::111111111111:saml-provider/ADFS";
+const RO: &str =
+    "arn:aws:iam::222222222222:saml-provider/ADFS,arn:aws:iam::222222222222:role/ReadOnly";
+const OPS: &str = "arn:aws:iam::333333333333:role/Ops,arn:aws:iam::333333333333:saml-provider/ADFS";
+
+fn sts_app() -> AppOptions {
+    AppOptions {
+        aws: Some(aws_config(AwsMode::StsSaml, None)),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn cognito_mode_end_to_end() {
+    let app = TestApp::spawn(AppOptions::default()).await;
+    let c = client();
+    let r = app.sign_in(&c, "alice@example.com", &[DEV]).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    assert_eq!(r.headers()["location"], "/");
+    let (status, creds) = app.get_json(&c, "/api/credentials").await;
+    assert_eq!(status, 200, "{creds}");
+    assert_eq!(creds["Version"], 1);
+    assert_eq!(creds["RoleArn"], "arn:aws:iam::111111111111:role/Dev");
+    assert_eq!(creds["Region"], "us-east-1");
+    for k in [
+        "AccessKeyId",
+        "SecretAccessKey",
+        "SessionToken",
+        "Expiration",
+    ] {
+        assert!(creds[k].as_str().is_some_and(|v| !v.is_empty()), "{k}");
+    }
+    // The browser's view: the credentials work against (emulated) AWS.
+    let arn = caller_arn(&creds).await;
+    let (_, s) = app.get_json(&c, "/api/session").await;
+    assert_eq!(s["principal_arn"], arn.as_str());
+    assert_eq!(s["role_arn"], "arn:aws:iam::111111111111:role/Dev");
+    // The landing page shows the assumed principal.
+    let home = c
+        .get(format!("{}/", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains(&arn), "{home}");
+    assert!(
+        !home.contains(creds["SecretAccessKey"].as_str().unwrap()),
+        "no secret on the page"
+    );
+    let r = c
+        .get(format!("{}/api/credentials", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["cache-control"], "no-store");
+}
+
+/// moto keeps assumed roles in its default account; use it so GetCallerIdentity finds the session.
+const MOTO_DEV: &str =
+    "arn:aws:iam::123456789012:role/Dev,arn:aws:iam::123456789012:saml-provider/ADFS";
+
+#[tokio::test]
+async fn sts_saml_mode_end_to_end() {
+    let app = TestApp::spawn(sts_app()).await;
+    let c = client();
+    let r = app.sign_in(&c, "alice@example.com", &[MOTO_DEV]).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let (status, creds) = app.get_json(&c, "/api/credentials").await;
+    assert_eq!(status, 200, "{creds}");
+    assert_eq!(creds["RoleArn"], "arn:aws:iam::123456789012:role/Dev");
+    let arn = caller_arn(&creds).await;
+    assert_eq!(
+        arn,
+        "arn:aws:sts::123456789012:assumed-role/Dev/alice@example.com"
+    );
+    let (_, s) = app.get_json(&c, "/api/session").await;
+    assert_eq!(s["principal_arn"], arn.as_str());
+}
+
+#[tokio::test]
+async fn a_person_with_three_roles_picks_one_and_switches() {
+    let app = TestApp::spawn(AppOptions {
+        extra_toml: "[policy.accounts]\n\"222222222222\" = \"staging\"\n".into(),
+        ..Default::default()
+    })
+    .await;
+    let c = client();
+    let r = app.sign_in(&c, "bob@example.com", &[DEV, RO, OPS]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/choose-role");
+    let (status, body) = app.get_json(&c, "/api/credentials").await;
+    assert_eq!(status, 409);
+    assert_eq!(body["error"], "no_role");
+    let picker = c
+        .get(format!("{}/choose-role", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in ["Dev", "ReadOnly", "Ops", "staging"] {
+        assert!(picker.contains(name), "{name} on the picker");
+    }
+    let (_, s) = app.get_json(&c, "/api/session").await;
+    assert_eq!(s["roles"].as_array().unwrap().len(), 3);
+    assert_eq!(s["roles"][1]["account_alias"], "staging");
+    let csrf = s["csrf_token"].as_str().unwrap().to_string();
+    // The picker form refuses a missing token.
+    let r = c
+        .post(format!("{}/choose-role", app.base))
+        .form(&[("role_arn", "arn:aws:iam::222222222222:role/ReadOnly")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = c
+        .post(format!("{}/choose-role", app.base))
+        .form(&[
+            ("role_arn", "arn:aws:iam::222222222222:role/ReadOnly"),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let (status, creds) = app.get_json(&c, "/api/credentials").await;
+    assert_eq!(status, 200);
+    assert_eq!(creds["RoleArn"], "arn:aws:iam::222222222222:role/ReadOnly");
+    // Switch through the JSON API.
+    let r = c
+        .post(format!("{}/api/role", app.base))
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({"role_arn": "arn:aws:iam::333333333333:role/Ops"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let s: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(s["role_arn"], "arn:aws:iam::333333333333:role/Ops");
+}
+
+#[tokio::test]
+async fn a_role_outside_the_assertion_is_refused_and_csrf_is_enforced() {
+    let app = TestApp::spawn(AppOptions::default()).await;
+    let c = client();
+    assert_eq!(
+        app.sign_in(&c, "bob@example.com", &[DEV, RO])
+            .await
+            .status(),
+        303
+    );
+    let (_, s) = app.get_json(&c, "/api/session").await;
+    let csrf = s["csrf_token"].as_str().unwrap().to_string();
+    let admin = serde_json::json!({"role_arn": "arn:aws:iam::111111111111:role/Admin"});
+    // No CSRF token: refused before anything else.
+    let r = c
+        .post(format!("{}/api/role", app.base))
+        .json(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"],
+        "csrf"
+    );
+    // A wrong token.
+    let r = c
+        .post(format!("{}/api/role", app.base))
+        .header("x-csrf-token", "nope")
+        .json(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // The right token, a role the assertion does not grant.
+    let r = c
+        .post(format!("{}/api/role", app.base))
+        .header("x-csrf-token", &csrf)
+        .json(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"],
+        "role_not_allowed"
+    );
+    let (status, _) = app.get_json(&c, "/api/credentials").await;
+    assert_eq!(status, 409, "nothing was issued");
+}
+
+#[tokio::test]
+async fn policy_decides_and_denies_with_a_readable_reason() {
+    let policy = r#"
+[policy]
+prefer = ["arn:aws:iam::*:role/ReadOnly"]
+[[policy.rules]]
+name = "developers"
+groups = ["Developers"]
+roles = ["arn:aws:iam::111111111111:role/*", "arn:aws:iam::222222222222:role/*"]
+[[policy.rules]]
+name = "no-ops"
+effect = "deny"
+roles = ["arn:aws:iam::*:role/Ops"]
+"#;
+    let app = TestApp::spawn(AppOptions {
+        extra_toml: policy.into(),
+        ..Default::default()
+    })
+    .await;
+    let c = client();
+    // Three roles in the assertion; Ops is denied, ReadOnly is preferred: taken without asking.
+    let r = app.sign_in(&c, "bob@example.com", &[DEV, RO, OPS]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/");
+    let (_, s) = app.get_json(&c, "/api/session").await;
+    assert_eq!(s["role_arn"], "arn:aws:iam::222222222222:role/ReadOnly");
+    assert_eq!(
+        s["roles"].as_array().unwrap().len(),
+        2,
+        "Ops is not offered"
+    );
+    // Only the denied role: a refusal the person can read.
+    let c2 = client();
+    let r = app.sign_in(&c2, "carol@example.com", &[OPS]).await;
+    assert_eq!(r.status(), 403);
+    assert!(r.headers().get("set-cookie").is_none());
+    let page = r.text().await.unwrap();
+    assert!(page.contains("No AWS role available"), "{page}");
+}
+
+#[tokio::test]
+async fn an_unreachable_aws_endpoint_is_explained() {
+    let mut aws = aws_config(
+        AwsMode::Cognito,
+        Some("us-east-1:00000000-0000-0000-0000-000000000000".into()),
+    );
+    aws.endpoint_url = Some("http://127.0.0.1:9".into());
+    let app = TestApp::spawn(AppOptions {
+        aws: Some(aws),
+        ..Default::default()
+    })
+    .await;
+    let r = app.sign_in(&client(), "alice@example.com", &[DEV]).await;
+    assert_eq!(r.status(), 502);
+    assert!(r.text().await.unwrap().contains("AWS could not be reached"));
+}
+
+#[tokio::test]
+async fn an_aws_error_answer_is_explained() {
+    // moto answers ResourceNotFoundException for an identity pool that does not exist.
+    let aws = aws_config(
+        AwsMode::Cognito,
+        Some("us-east-1:11111111-2222-3333-4444-555555555555".into()),
+    );
+    let app = TestApp::spawn(AppOptions {
+        aws: Some(aws),
+        ..Default::default()
+    })
+    .await;
+    let r = app.sign_in(&client(), "alice@example.com", &[DEV]).await;
+    assert_eq!(r.status(), 502);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("AWS could not issue credentials"), "{page}");
+    assert!(
+        !page.contains("ResourceNotFound"),
+        "technical detail stays in logs and audit"
+    );
+}
+
+#[tokio::test]
+async fn cognito_mode_refuses_a_session_policy_at_start() {
+    let dir = TempDir::new();
+    std::fs::write(
+        dir.0.join("idp.xml"),
+        metadata_for(IDP, "https://adfs/sso", &[idp_key()]),
+    )
+    .unwrap();
+    let toml = "[idp]\nmetadata_file = \"idp.xml\"\n[storage]\nurl = \"sqlite://b.db\"\n[aws]\nmode = \"cognito\"\n[[policy.rules]]\nname = \"p\"\nsession_policy = '{\"Version\":\"2012-10-17\",\"Statement\":[]}'\n";
+    let cfg = saml_broker::config::Config::from_toml_str(
+        toml,
+        &dir.0.join("broker.toml"),
+        std::iter::empty(),
+    )
+    .unwrap();
+    let Err(e) =
+        saml_broker::startup::prepare(cfg, std::sync::Arc::new(saml_broker::clock::SystemClock))
+            .await
+    else {
+        panic!("started with a session policy in cognito mode");
+    };
+    assert!(
+        format!("{e:#}").contains("policy.rules[0].session_policy"),
+        "{e:#}"
+    );
+}
+
+#[tokio::test]
+async fn expired_credentials_send_the_person_back_to_sign_in_with_the_role() {
+    let clock = std::sync::Arc::new(saml_broker::clock::FixedClock::new(chrono::Utc::now()));
+    let app = TestApp::spawn(AppOptions {
+        clock: Some(clock.clone()),
+        ..sts_app()
+    })
+    .await;
+    let c = client();
+    assert_eq!(
+        app.sign_in(&c, "alice@example.com", &[DEV]).await.status(),
+        303
+    );
+    let (status, creds) = app.get_json(&c, "/api/credentials").await;
+    assert_eq!(status, 200);
+    let exp = chrono::DateTime::parse_from_rfc3339(creds["Expiration"].as_str().unwrap()).unwrap();
+    clock.set(exp.with_timezone(&chrono::Utc) + chrono::Duration::seconds(1));
+    let (status, body) = app.get_json(&c, "/api/credentials").await;
+    assert!(status == 401, "{status} {body}");
+    assert!(
+        ["credentials_expired", "not_signed_in"].contains(&body["error"].as_str().unwrap()),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_pool_is_created_in_moto() {
+    // Guards the harness itself: the pool id has moto's region:uuid shape.
+    let id = identity_pool(PROVIDER).await;
+    assert!(id.starts_with("us-east-1:"), "{id}");
+}
