@@ -26,6 +26,22 @@ wait_http() { # url, name
   exit 1
 }
 
+log "starting the local AWS emulator (moto) on http://127.0.0.1:5000"
+.venv/bin/moto_server -H 127.0.0.1 -p 5000 >demo/state/moto.log 2>&1 &
+pids+=($!)
+wait_http http://127.0.0.1:5000/moto-api/ "moto"
+POOL_ID=$(.venv/bin/python - <<'PY'
+import boto3
+c = boto3.client("cognito-identity", endpoint_url="http://127.0.0.1:5000", region_name="us-east-1",
+                 aws_access_key_id="test", aws_secret_access_key="test")
+pool = c.create_identity_pool(IdentityPoolName="saml_broker_demo", AllowUnauthenticatedIdentities=False,
+                              SamlProviderARNs=["arn:aws:iam::123456789012:saml-provider/DevIdP"])
+print(pool["IdentityPoolId"])
+PY
+)
+export BROKER_AWS__IDENTITY_POOL_ID="$POOL_ID"
+log "identity pool $POOL_ID trusts arn:aws:iam::123456789012:saml-provider/DevIdP"
+
 log "starting the development IdP on http://127.0.0.1:8081"
 (cd demo && exec "$BIN" dev-idp --listen 127.0.0.1:8081 --users dev-idp-users.toml \
   --state-dir state --metadata-out state/dev-idp-metadata.xml \
@@ -48,7 +64,8 @@ cat <<MSG
             bob   / bob     (three roles in three accounts)
             admin / admin   (member of AWS-Broker-Admins)
 
-    Logs:   demo/state/broker.log, demo/state/dev-idp.log
+    AWS:    moto on http://127.0.0.1:5000, identity pool $POOL_ID (Cognito mode)
+    Logs:   demo/state/broker.log, demo/state/dev-idp.log, demo/state/moto.log
     Stop:   Ctrl-C
 
 MSG

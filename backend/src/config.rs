@@ -233,6 +233,9 @@ pub struct LimitsConfig {
     /// Lifetime of a pending AuthnRequest (seconds).
     #[serde(default = "default_pending_ttl", deserialize_with = "de_u64")]
     pub pending_request_ttl_seconds: u64,
+    /// Requests per minute per client address on `/saml/acs` and `/api/*`.
+    #[serde(default = "default_rate", deserialize_with = "de_u64")]
+    pub requests_per_minute: u64,
 }
 
 impl Default for LimitsConfig {
@@ -240,6 +243,7 @@ impl Default for LimitsConfig {
         Self {
             max_saml_bytes: default_max_body(),
             pending_request_ttl_seconds: default_pending_ttl(),
+            requests_per_minute: default_rate(),
         }
     }
 }
@@ -282,6 +286,9 @@ fn default_max_body() -> u64 {
 }
 fn default_pending_ttl() -> u64 {
     600
+}
+fn default_rate() -> u64 {
+    300
 }
 
 /// Accepts a TOML integer or a string holding one (environment values are strings).
@@ -488,6 +495,9 @@ impl Config {
                 "session.idle_timeout_seconds",
                 "at least 60 and not above session.absolute_timeout_seconds",
             ));
+        }
+        if self.limits.requests_per_minute == 0 {
+            return Err(invalid("limits.requests_per_minute", "at least 1"));
         }
         if self.limits.max_saml_bytes < 4096 || self.limits.max_saml_bytes > 4 * 1024 * 1024 {
             return Err(invalid("limits.max_saml_bytes", "between 4096 and 4194304"));

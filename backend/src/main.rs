@@ -158,6 +158,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             println!("  storage           {}", cfg.storage.url);
             println!("  admin groups      {}", cfg.admin.groups.join(", "));
+            let policy = saml_broker::policy::Policy::from_table(&cfg.policy, &cfg.base_dir)?;
+            if policy.is_empty() {
+                println!("  policy            no rules: every role in the assertion is allowed; the person chooses when there are several");
+            }
+            for line in policy.summary() {
+                println!("  policy            {line}");
+            }
+            if cfg.aws.mode == saml_broker::config::AwsMode::Cognito {
+                if let Some(key) = policy.session_policy_key() {
+                    anyhow::bail!("{key}: aws.mode = \"cognito\" cannot pass a session policy; use aws.mode = \"sts-saml\" or remove it");
+                }
+            }
+            let problems = policy.lint();
+            if !problems.is_empty() {
+                for p in &problems {
+                    eprintln!("problem: {p}");
+                }
+                anyhow::bail!(
+                    "{} policy problem(s); fix them or remove the rules",
+                    problems.len()
+                );
+            }
         }
         Command::Metadata { config } => {
             let cfg = load_config(&config)?;

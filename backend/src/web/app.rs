@@ -70,7 +70,9 @@ struct HomePage {
     current: Option<RoleRow>,
     principal_arn: String,
     expires: String,
+    expired: bool,
     fallback: bool,
+    sign_in_again: String,
 }
 
 fn no_store(mut r: Response) -> Response {
@@ -95,13 +97,16 @@ async fn home_get(State(state): State<AppState>, session: Session) -> Response {
             current: true,
         }
     });
-    let (principal_arn, expires, fallback) = match &data.current {
+    let now = state.clock.now();
+    let (principal_arn, expires, expired, fallback, sign_in_again) = match &data.current {
         Some(c) => (
             c.principal_arn.clone(),
             c.expiration.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            now >= c.expiration,
             c.duration_fallback,
+            login_url(&c.role_arn, "/"),
         ),
-        None => (String::new(), String::new(), false),
+        None => (String::new(), String::new(), false, false, String::new()),
     };
     no_store(
         HomePage {
@@ -110,7 +115,9 @@ async fn home_get(State(state): State<AppState>, session: Session) -> Response {
             current,
             principal_arn,
             expires,
+            expired,
             fallback,
+            sign_in_again,
         }
         .into_response(),
     )

@@ -121,7 +121,6 @@ impl Ctx<'_> {
         state
             .metrics
             .inc("broker_exchange_total", &[("outcome", "success")]);
-        data.expires_at = data.expires_at.min(issued.credentials.expiration).max(now);
         data.current = Some(CurrentRole {
             role_arn,
             principal_arn: issued.principal_arn,

@@ -8,6 +8,7 @@ pub mod cipher;
 mod error;
 pub mod flow;
 mod health;
+pub mod ratelimit;
 mod saml;
 pub mod session;
 
@@ -143,8 +144,10 @@ pub fn build_router(state: AppState) -> Router {
         )));
     let https = cfg.is_https();
     let trust_xff = cfg.server.trust_forwarded_for;
-    // Layers run outside-in in the reverse order they are added: request id
-    // and headers wrap everything, then sessions, then the routes.
+    let limiter = ratelimit::RateLimiter::new(cfg.limits.requests_per_minute);
+    // Layers run outside-in in the reverse order they are added. A request
+    // meets: request id -> security headers -> client address -> rate limit
+    // (ACS and /api only) -> sessions (not on health routes) -> the route.
     Router::new()
         .merge(saml::router())
         .merge(app::router())
@@ -152,6 +155,9 @@ pub fn build_router(state: AppState) -> Router {
         .with_state(state.clone())
         .layer(sessions)
         .merge(health::router().with_state(state))
+        .layer(middleware::from_fn(move |req, next| {
+            ratelimit::limit(limiter.clone(), req, next)
+        }))
         .layer(middleware::from_fn(move |req, next| {
             client_info(req, next, trust_xff)
         }))

@@ -460,3 +460,42 @@ async fn a_broker_without_a_metadata_signing_certificate_does_not_start() {
         "{err:#}"
     );
 }
+
+#[tokio::test]
+async fn the_acs_and_api_are_rate_limited_per_address() {
+    let app = TestApp::spawn(AppOptions {
+        extra_toml: "[limits]\nrequests_per_minute = 3\n".into(),
+        ..Default::default()
+    })
+    .await;
+    let c = client();
+    for _ in 0..3 {
+        assert_eq!(app.post_acs(&c, "bm90IHhtbA==", None).await.status(), 400);
+    }
+    let r = app.post_acs(&c, "bm90IHhtbA==", None).await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "60");
+    let r = c
+        .get(format!("{}/api/session", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "the same bucket covers /api");
+    // Pages and health checks are not limited.
+    assert_eq!(
+        c.get(format!("{}/healthz", app.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get(format!("{}/saml/metadata", app.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
