@@ -13,6 +13,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # 1. Debian packages: xmlsec/libxml2 headers for samael, libclang for bindgen,
 #    xmlsec1 for cross-checks, python venv for moto, node for the test IdP.
 APT_PACKAGES=(build-essential pkg-config libxml2-dev libxmlsec1-dev libxmlsec1-openssl libclang-dev xmlsec1 python3-venv curl ca-certificates)
+# Debian's Chromium for the browser tests (playwright-core drives it; nothing is downloaded by npm).
+if [ "${SETUP_BROWSER:-1}" = 1 ]; then APT_PACKAGES+=(chromium); fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -43,8 +45,12 @@ if ! cmp -s tests/requirements.txt .venv/requirements.stamp 2>/dev/null; then
   cp tests/requirements.txt .venv/requirements.stamp
 fi
 
-# 4. Node packages for the third-party test IdP (Auth0 samlp), from the lockfile.
-if [ ! -d tests/idps/samlp/node_modules/samlp ]; then
-  log "installing the samlp test IdP (npm ci)"
-  npm ci --prefix tests/idps/samlp --no-audit --no-fund --loglevel=error
-fi
+# 4. Node packages, from the lockfiles: the third-party test IdP (Auth0 samlp)
+#    and playwright-core for the browser tests.
+for dir in tests/idps/samlp tests/browser; do
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    log "installing node packages in $dir (npm ci)"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+    touch "$dir/node_modules"
+  fi
+done

@@ -10,8 +10,14 @@
 //!
 //! Prints VmRSS (from /proc/self/status) after a 1,000-iteration warm-up and
 //! every 10,000 iterations, then one summary line.
+//!
+//! Optional: `MEMORY_SIGN=assertion|response|both` chooses what the IdP signs
+//! (default `assertion`, the ADFS default); `MEMORY_WRITE_FIXTURE=DIR` writes
+//! the signed response (`response.xml`) and the IdP certificate (`idp-cert.der`)
+//! there, to reproduce the measurement outside this crate.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use base64::Engine;
 use chrono::{DateTime, SubsecRound, Utc};
 use samael::crypto::{CertificateDer, CryptoProvider, ReduceMode, XmlSec};
 use saml_broker::devidp::keys::idp_metadata;
@@ -53,12 +59,25 @@ fn main() {
 
     let key = SigningKey::generate("bench idp").unwrap();
     let now: DateTime<Utc> = Utc::now().trunc_subsecs(3);
-    let spec = ResponseSpec::adfs(now, IDP, ACS, SP, "alice@example.com")
+    let sign = std::env::var("MEMORY_SIGN").unwrap_or_else(|_| "assertion".into());
+    let mut spec = ResponseSpec::adfs(now, IDP, ACS, SP, "alice@example.com")
         .with_request(REQUEST_ID)
         .with_attribute(ATTR_ROLE, &ROLES)
         .with_attribute(ATTR_GROUP, &GROUPS);
+    (spec.sign_assertion, spec.sign_response) = match sign.as_str() {
+        "assertion" => (true, false),
+        "response" => (false, true),
+        "both" => (true, true),
+        other => panic!("MEMORY_SIGN must be assertion, response or both, not {other:?}"),
+    };
     let xml = spec.sign(&key).unwrap();
-    let b64 = spec.sign_base64(&key).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&xml);
+    if let Ok(dir) = std::env::var("MEMORY_WRITE_FIXTURE") {
+        let dir = std::path::Path::new(&dir);
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("response.xml"), &xml).unwrap();
+        std::fs::write(dir.join("idp-cert.der"), key.cert_der().unwrap()).unwrap();
+    }
     let metadata_xml = idp_metadata(
         IDP,
         "https://adfs.example.com/adfs/ls/",
@@ -98,7 +117,7 @@ fn main() {
     };
 
     println!(
-        "mode={mode} iterations={iterations} response_xml_bytes={} warmup={WARMUP}",
+        "mode={mode} signed={sign} iterations={iterations} response_xml_bytes={} warmup={WARMUP}",
         xml.len()
     );
     for _ in 0..WARMUP {
@@ -117,7 +136,7 @@ fn main() {
     let rss_end = rss_kb();
     let growth = rss_end as i64 - rss_start as i64;
     println!(
-        "mode={mode} iterations={iterations} rss_start_kb={rss_start} rss_end_kb={rss_end} growth_kb={growth} per_call_bytes={:.1} elapsed_s={:.1}",
+        "mode={mode} iterations={iterations} rss_start_kb={rss_start} rss_end_kb={rss_end} growth_kb={growth} per_call_bytes={:.1} signed={sign} elapsed_s={:.1}",
         growth as f64 * 1024.0 / iterations as f64,
         elapsed.as_secs_f64()
     );

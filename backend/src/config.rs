@@ -69,6 +69,10 @@ pub struct Config {
     pub session: SessionConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    #[serde(default)]
+    pub audit: AuditConfig,
+    #[serde(default)]
+    pub frontend: FrontendConfig,
     /// Role-selection rules; interpreted by the policy module.
     #[serde(default)]
     pub policy: toml::Table,
@@ -246,6 +250,70 @@ impl Default for LimitsConfig {
             requests_per_minute: default_rate(),
         }
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Archive and remove events older than this many days (0 keeps everything).
+    #[serde(default, deserialize_with = "de_u64")]
+    pub retention_days: u64,
+    /// Where archived events are written as JSONL (relative to the configuration file).
+    #[serde(default = "default_archive_dir")]
+    pub archive_dir: PathBuf,
+    /// How often the running broker re-verifies the whole chain (seconds).
+    #[serde(default = "default_verify_interval", deserialize_with = "de_u64")]
+    pub verify_interval_seconds: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 0,
+            archive_dir: default_archive_dir(),
+            verify_interval_seconds: default_verify_interval(),
+        }
+    }
+}
+
+/// What the browser app is told (`/api/app-config`).
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrontendConfig {
+    /// STS endpoint the browser calls GetCallerIdentity on. Default:
+    /// `aws.endpoint_url` when set, else `https://sts.{region}.amazonaws.com`.
+    pub sts_endpoint: Option<String>,
+    /// API Gateway (execute-api) endpoints offered as buttons, like the
+    /// original sample's PING.
+    #[serde(default)]
+    pub api_endpoints: Vec<ApiEndpoint>,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiEndpoint {
+    pub name: String,
+    pub url: String,
+    #[serde(default = "default_region")]
+    pub region: String,
+    #[serde(default = "default_method")]
+    pub method: String,
+    #[serde(default = "default_service")]
+    pub service: String,
+}
+
+fn default_method() -> String {
+    "GET".into()
+}
+fn default_service() -> String {
+    "execute-api".into()
+}
+
+fn default_archive_dir() -> PathBuf {
+    PathBuf::from("audit-archive")
+}
+fn default_verify_interval() -> u64 {
+    3600
 }
 
 fn default_listen() -> String {
@@ -461,6 +529,16 @@ impl Config {
                 "at most 600; fix the clocks instead (NTP)",
             ));
         }
+        for (i, e) in self.frontend.api_endpoints.iter().enumerate() {
+            let u = Url::parse(&e.url)
+                .map_err(|err| invalid("frontend.api_endpoints", format!("[{i}] url: {err}")))?;
+            if !matches!(u.scheme(), "https" | "http") {
+                return Err(invalid(
+                    "frontend.api_endpoints",
+                    format!("[{i}] url must be https"),
+                ));
+            }
+        }
         if let Some(e) = &self.aws.endpoint_url {
             Url::parse(e).map_err(|err| invalid("aws.endpoint_url", err.to_string()))?;
         }
@@ -529,6 +607,28 @@ impl Config {
             }
         }
         self.storage.url.clone()
+    }
+
+    /// The STS endpoint the browser app uses.
+    pub fn sts_endpoint(&self) -> String {
+        self.frontend
+            .sts_endpoint
+            .clone()
+            .or_else(|| self.aws.endpoint_url.clone())
+            .unwrap_or_else(|| format!("https://sts.{}.amazonaws.com", self.aws.region))
+    }
+
+    /// Origins the browser app may connect to (for the CSP's connect-src).
+    pub fn connect_origins(&self) -> Vec<String> {
+        let mut out: Vec<String> = std::iter::once(self.sts_endpoint())
+            .chain(self.frontend.api_endpoints.iter().map(|e| e.url.clone()))
+            .filter_map(|u| Url::parse(&u).ok())
+            .map(|u| u.origin().ascii_serialization())
+            .filter(|o| o != "null")
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     pub fn public_base(&self) -> &str {

@@ -43,6 +43,11 @@ enum Command {
         #[arg(long, default_value = "broker.toml")]
         config: PathBuf,
     },
+    /// The audit trail: verify the hash chain, export, archive.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// A development IdP issuing ADFS-shaped signed assertions. Demos only.
     DevIdp {
         #[arg(long, default_value = "127.0.0.1:8081")]
@@ -63,6 +68,150 @@ enum Command {
         #[arg(long)]
         metadata_out: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; exit 0 when intact, 1 naming the first broken event.
+    Verify {
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+    },
+    /// Write events to stdout (oldest first), streaming.
+    Export {
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+        /// RFC 3339 time or YYYY-MM-DD (inclusive).
+        #[arg(long)]
+        since: Option<String>,
+        /// RFC 3339 time or YYYY-MM-DD (exclusive).
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Archive events older than N days to JSONL and remove them (anchoring the chain).
+    Archive {
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        older_than_days: u64,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    Jsonl,
+    Csv,
+}
+
+async fn open_audit(config: &Path) -> anyhow::Result<(Config, saml_broker::audit::Audit)> {
+    let cfg = load_config(config)?;
+    let store = saml_broker::store::Store::open(&cfg.storage_url()).await?;
+    store.migrate().await?;
+    Ok((cfg, saml_broker::audit::Audit::new(store.pool().clone())))
+}
+
+async fn audit_command(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        AuditCommand::Verify { config } => {
+            let (_, audit) = open_audit(&config).await?;
+            let r = audit.verify().await?;
+            match r.broken {
+                None => {
+                    let anchor = r
+                        .anchored_at
+                        .map(|s| format!(" (anchored after archived event #{s})"))
+                        .unwrap_or_default();
+                    println!(
+                        "audit chain intact: {} events{anchor}, head {}",
+                        r.events, r.head
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(b) => {
+                    println!(
+                        "audit chain BROKEN at event #{} (id {}): {}",
+                        b.seq, b.id, b.reason
+                    );
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        AuditCommand::Export {
+            config,
+            format,
+            since,
+            until,
+        } => {
+            let (_, audit) = open_audit(&config).await?;
+            export(&audit, format, since, until).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Archive {
+            config,
+            older_than_days,
+        } => {
+            let (cfg, audit) = open_audit(&config).await?;
+            let cutoff =
+                chrono::Utc::now() - chrono::Duration::days(i64::try_from(older_than_days)?);
+            let dir = cfg.resolve_path(&cfg.audit.archive_dir);
+            match saml_broker::audit::retention::archive_older_than(&audit, cutoff, &dir).await? {
+                Some(r) => println!(
+                    "archived {} events (#{}..#{}) to {}",
+                    r.archived,
+                    r.first_seq,
+                    r.last_seq,
+                    r.file.display()
+                ),
+                None => println!("no events older than {older_than_days} days"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn export(
+    audit: &saml_broker::audit::Audit,
+    format: ExportFormat,
+    since: Option<String>,
+    until: Option<String>,
+) -> anyhow::Result<()> {
+    use futures_util::TryStreamExt;
+    use saml_broker::audit::{export, query};
+    use std::io::{IsTerminal, Write};
+    let mut q = std::collections::HashMap::new();
+    if let Some(s) = since {
+        q.insert("since".to_string(), s);
+    }
+    if let Some(u) = until {
+        q.insert("until".to_string(), u);
+    }
+    let filter = query::Filter::from_query(&q).map_err(|e| anyhow::anyhow!(e))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let progress = std::io::stderr().is_terminal();
+    if matches!(format, ExportFormat::Csv) {
+        out.write_all(export::CSV_HEADER.as_bytes())?;
+    }
+    let mut n = 0u64;
+    let mut rows = std::pin::pin!(query::stream(audit.pool(), &filter));
+    while let Some(rec) = rows.try_next().await? {
+        let line = match format {
+            ExportFormat::Jsonl => export::jsonl_line(&rec),
+            ExportFormat::Csv => export::csv_line(&rec),
+        };
+        out.write_all(line.as_bytes())?;
+        n += 1;
+        if progress && n % 10_000 == 0 {
+            eprint!("\rexported {n} events");
+        }
+    }
+    out.flush()?;
+    if progress {
+        eprintln!("\rexported {n} events");
+    }
+    Ok(())
 }
 
 fn init_tracing(json: bool) {
@@ -194,6 +343,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store.migrate().await?;
             println!("store {} is up to date", cfg.storage.url);
         }
+        Command::Audit { command } => return audit_command(command).await,
         Command::DevIdp {
             listen,
             users,

@@ -84,12 +84,23 @@ pub async fn prepare_with(
         mode = ?config.aws.mode,
         "configuration in force"
     );
+    let start_event =
+        crate::audit::AuditEvent::new("config.loaded", crate::audit::Outcome::Success, clock.now())
+            .detail("idp", idp.entity_id.clone())
+            .detail("idp_certificates", idp.fingerprints())
+            .detail("sp_entity_id", settings.sp_entity_id.clone())
+            .detail("acs_url", settings.acs_url.clone())
+            .detail("mode", format!("{:?}", config.aws.mode))
+            .detail("allow_idp_initiated", settings.allow_idp_initiated)
+            .detail("allow_sha1", settings.allow_sha1)
+            .detail("policy_rules", policy.summary())
+            .detail("version", env!("CARGO_PKG_VERSION"));
     let verifier = Verifier::new(settings, idp);
     let exchange = match exchange {
         Some(e) => e,
         None => crate::exchange::from_config(&config.aws).await,
     };
-    Ok(AppState::new(Parts {
+    let state = AppState::new(Parts {
         config,
         verifier,
         policy,
@@ -97,11 +108,19 @@ pub async fn prepare_with(
         cipher,
         store,
         clock,
-    }))
+    });
+    state
+        .audit
+        .record(start_event)
+        .await
+        .context("writing the config.loaded audit event (the audit trail must be writable)")?;
+    Ok(state)
 }
 
-/// Serve until ctrl-c / SIGTERM. Sweeps expired store rows every minute.
+/// Serve until ctrl-c / SIGTERM. Sweeps expired store rows every minute,
+/// re-verifies the audit chain and applies audit retention in the background.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow::Result<()> {
+    spawn_audit_tasks(&state);
     let store = state.store.clone();
     let clock = state.clock.clone();
     tokio::spawn(async move {
@@ -121,6 +140,40 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow
     .with_graceful_shutdown(shutdown())
     .await?;
     Ok(())
+}
+
+fn spawn_audit_tasks(state: &AppState) {
+    let audit = state.audit.clone();
+    let cfg = state.config.audit.clone();
+    let archive_dir = state.config.resolve_path(&cfg.archive_dir);
+    let clock = state.clock.clone();
+    tokio::spawn(async move {
+        let mut tick =
+            tokio::time::interval(Duration::from_secs(cfg.verify_interval_seconds.max(60)));
+        loop {
+            tick.tick().await;
+            if cfg.retention_days > 0 {
+                let cutoff = clock.now()
+                    - chrono::Duration::days(i64::try_from(cfg.retention_days).unwrap_or(36500));
+                match crate::audit::retention::archive_older_than(&audit, cutoff, &archive_dir)
+                    .await
+                {
+                    Ok(Some(r)) => {
+                        tracing::info!(archived = r.archived, file = %r.file.display(), "audit retention archived events")
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "audit retention failed"),
+                }
+            }
+            match audit.verify().await {
+                Ok(r) if r.broken.is_none() => {
+                    tracing::info!(events = r.events, "audit chain verified")
+                }
+                Ok(r) => tracing::error!(broken = ?r.broken, "AUDIT CHAIN BROKEN"),
+                Err(e) => tracing::error!(error = %e, "audit chain verification failed to run"),
+            }
+        }
+    });
 }
 
 async fn shutdown() {

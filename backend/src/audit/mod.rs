@@ -1,26 +1,45 @@
-//! Audit events with the keys and names of CONTRACT.md.
+//! Audit events with the keys and names of CONTRACT.md, the append-only
+//! hash-chained store, verification, and export encoders.
 //!
-//! This slice writes each event as one structured JSON log line (target
-//! `audit`). The hash-chained, append-only store replaces the sink behind
-//! [`Audit::record`] without changing callers; `record` already returns a
-//! `Result` so that callers fail closed.
+//! Every event is written to the store *and* as one JSON log line (target
+//! `audit`) for stdout collectors. Writing is part of the request: callers
+//! fail closed when [`Audit::record`] returns an error.
+
+pub mod chain;
+pub mod export;
+pub mod query;
+pub mod retention;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use sqlx::SqlitePool;
+use std::sync::Arc;
+use tokio::sync::Mutex;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub use chain::{ChainStatus, VerifyReport};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Success,
     Failure,
 }
 
+impl Outcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+        }
+    }
+}
+
 /// One audit event. Never holds a secret, an assertion or a token.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AuditEvent {
     pub id: String,
     pub time: String,
-    pub event: &'static str,
+    pub event: String,
     pub outcome: Outcome,
     pub subject: Option<String>,
     pub source_ip: Option<String>,
@@ -32,8 +51,18 @@ pub struct AuditEvent {
     pub access_key_id: Option<String>,
     pub reason: Option<String>,
     /// Extra, event-specific detail (never secret).
-    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    #[serde(default)]
     pub detail: serde_json::Map<String, serde_json::Value>,
+}
+
+/// An event as stored: its place in the chain and its hashes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Record {
+    pub seq: i64,
+    #[serde(flatten)]
+    pub event: AuditEvent,
+    pub prev_hash: String,
+    pub hash: String,
 }
 
 impl AuditEvent {
@@ -41,7 +70,7 @@ impl AuditEvent {
         Self {
             id: uuid::Uuid::new_v4().to_string(),
             time: now.to_rfc3339_opts(SecondsFormat::Millis, true),
-            event,
+            event: event.to_string(),
             outcome,
             subject: None,
             source_ip: None,
@@ -60,21 +89,77 @@ impl AuditEvent {
         self.detail.insert(key.to_string(), value.into());
         self
     }
+
+    pub fn time_ms(&self) -> i64 {
+        DateTime::parse_from_rfc3339(&self.time)
+            .map(|t| t.timestamp_millis())
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     #[error("audit event could not be encoded: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("audit store: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("audit chain head moved {0} times in a row; giving up")]
+    Contended(u32),
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Audit;
+/// The audit trail: an append-only, hash-chained table in the store.
+#[derive(Clone)]
+pub struct Audit {
+    pool: SqlitePool,
+    /// Serialises this process's appends (other processes are kept linear by
+    /// the UNIQUE(prev_hash) constraint).
+    head: Arc<Mutex<()>>,
+    status: Arc<std::sync::Mutex<ChainStatus>>,
+}
+
+impl std::fmt::Debug for Audit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Audit")
+    }
+}
 
 impl Audit {
+    pub fn new(pool: SqlitePool) -> Self {
+        Self {
+            pool,
+            head: Arc::new(Mutex::new(())),
+            status: Arc::new(std::sync::Mutex::new(ChainStatus::NotChecked)),
+        }
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Append `event` to the chain and log it. An error means the event is
+    /// not recorded and the caller must not carry out the request.
     pub async fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
         let line = serde_json::to_string(&event)?;
-        tracing::info!(target: "audit", event = event.event, outcome = ?event.outcome, "{line}");
+        let _guard = self.head.lock().await;
+        chain::append(&self.pool, &event).await?;
+        tracing::info!(target: "audit", event = %event.event, outcome = event.outcome.as_str(), "{line}");
         Ok(())
+    }
+
+    /// The result of the most recent full verification.
+    pub fn chain_status(&self) -> ChainStatus {
+        self.status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or(ChainStatus::NotChecked)
+    }
+
+    /// Verify the whole chain now and remember the result.
+    pub async fn verify(&self) -> Result<VerifyReport, AuditError> {
+        let report = chain::verify(&self.pool).await?;
+        if let Ok(mut s) = self.status.lock() {
+            *s = ChainStatus::from_report(&report, Utc::now());
+        }
+        Ok(report)
     }
 }

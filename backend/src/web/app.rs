@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(logout_post))
         .route("/signed-out", get(signed_out_get))
         .route("/static/app.css", get(css_get))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
 }
 
 /// The session if it exists and has not passed its absolute expiry.

@@ -2,8 +2,10 @@
 //! Each area exposes `router()`; [`build_router`] merges them and writes the
 //! layer order down in one place.
 
+mod admin;
 mod api;
 mod app;
+pub mod assets;
 pub mod cipher;
 mod error;
 pub mod flow;
@@ -74,9 +76,9 @@ impl AppState {
             policy: p.policy,
             exchange: p.exchange,
             cipher: p.cipher,
+            audit: Audit::new(p.store.pool().clone()),
             store: p.store,
             clock: p.clock,
-            audit: Audit,
             metrics: Metrics::default(),
         }))
     }
@@ -143,6 +145,8 @@ pub fn build_router(state: AppState) -> Router {
             i64::try_from(cfg.session.idle_timeout_seconds).unwrap_or(3600),
         )));
     let https = cfg.is_https();
+    let csp_value = HeaderValue::from_str(&csp(cfg))
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
     let trust_xff = cfg.server.trust_forwarded_for;
     let limiter = ratelimit::RateLimiter::new(cfg.limits.requests_per_minute);
     // Layers run outside-in in the reverse order they are added. A request
@@ -152,6 +156,8 @@ pub fn build_router(state: AppState) -> Router {
         .merge(saml::router())
         .merge(app::router())
         .merge(api::router())
+        .merge(assets::router())
+        .merge(admin::router())
         .with_state(state.clone())
         .layer(sessions)
         .merge(health::router().with_state(state))
@@ -162,7 +168,7 @@ pub fn build_router(state: AppState) -> Router {
             client_info(req, next, trust_xff)
         }))
         .layer(middleware::from_fn(move |req, next| {
-            security_headers(req, next, https)
+            security_headers(req, next, https, csp_value.clone())
         }))
         .layer(middleware::from_fn(request_id))
 }
@@ -205,15 +211,21 @@ async fn client_info(mut req: Request, next: Next, trust_xff: bool) -> Response 
     next.run(req).await
 }
 
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// The Content-Security-Policy: no inline script or style anywhere; the
+/// browser app may connect to the broker and the configured AWS endpoints.
+pub fn csp(config: &Config) -> String {
+    let mut connect = vec!["'self'".to_string()];
+    connect.extend(config.connect_origins());
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src {}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        connect.join(" ")
+    )
+}
 
-async fn security_headers(req: Request, next: Next, https: bool) -> Response {
+async fn security_headers(req: Request, next: Next, https: bool, csp: HeaderValue) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

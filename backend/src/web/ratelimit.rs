@@ -1,4 +1,4 @@
-//! Per-source-address rate limit for `/saml/acs` and `/api/*`: a token
+//! Per-source-address rate limit for `/saml/acs`, `/api/*` and `/admin/*`: a token
 //! bucket per client address, in memory on each instance (a bound on abuse,
 //! not an accounting system).
 
@@ -52,7 +52,7 @@ impl RateLimiter {
 
 pub async fn limit(limiter: RateLimiter, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if !(path == "/saml/acs" || path.starts_with("/api/")) {
+    if !(path == "/saml/acs" || path.starts_with("/api/") || path.starts_with("/admin")) {
         return next.run(req).await;
     }
     let key = req

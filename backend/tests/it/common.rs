@@ -240,11 +240,27 @@ impl TestApp {
         name_id: &str,
         roles: &[&str],
     ) -> reqwest::Response {
+        self.sign_in_with_groups(client, name_id, roles, &["Developers"])
+            .await
+    }
+
+    /// Like [`TestApp::sign_in`], with these group claims instead of "Developers".
+    pub async fn sign_in_with_groups(
+        &self,
+        client: &reqwest::Client,
+        name_id: &str,
+        roles: &[&str],
+        groups: &[&str],
+    ) -> reqwest::Response {
         let (rid, relay) = self.start_login(client, None).await;
         let mut spec = self.spec(name_id, Some(&rid));
-        spec.attributes.retain(|(n, _)| n != ATTR_ROLE);
+        spec.attributes
+            .retain(|(n, _)| n != ATTR_ROLE && n != ATTR_GROUP);
         if !roles.is_empty() {
             spec = spec.with_attribute(ATTR_ROLE, roles);
+        }
+        if !groups.is_empty() {
+            spec = spec.with_attribute(ATTR_GROUP, groups);
         }
         self.post_acs(client, &spec.sign_base64(idp_key()).unwrap(), Some(&relay))
             .await

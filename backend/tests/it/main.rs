@@ -2,7 +2,10 @@
 //! fresh SQLite file per test, real HTTP, real xmlsec.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin;
+mod audit;
 mod aws;
+mod browser;
 mod checks;
 mod common;
 mod http;

@@ -1,0 +1,303 @@
+//! The hash chain: append (linear even with several writers) and verify.
+//!
+//! `hash = SHA-256(prev_hash || "\n" || canonical)`, where `canonical` is a
+//! JSON array of the event's fields in a fixed order, with `detail` as the
+//! exact JSON text stored. The first event's `prev_hash` is 64 zeros, or the
+//! retention anchor's hash once older events have been archived.
+
+use super::{AuditError, AuditEvent, Outcome, Record};
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures_util::TryStreamExt;
+use sha2::{Digest, Sha256};
+use sqlx::{Row, SqlitePool};
+
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+const ATTEMPTS: u32 = 8;
+
+/// The canonical bytes hashed for an event.
+pub fn canonical(e: &AuditEvent, detail_text: &str) -> String {
+    serde_json::json!([
+        e.id,
+        e.time,
+        e.event,
+        e.outcome.as_str(),
+        e.subject,
+        e.source_ip,
+        e.user_agent,
+        e.request_id,
+        e.idp,
+        e.assertion_id,
+        e.role_arn,
+        e.access_key_id,
+        e.reason,
+        detail_text
+    ])
+    .to_string()
+}
+
+pub fn hash(prev_hash: &str, canonical: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(prev_hash.as_bytes());
+    h.update(b"\n");
+    h.update(canonical.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// The chain head: the seq and hash the next event links to.
+async fn head(conn: &mut sqlx::SqliteConnection) -> Result<(i64, String), sqlx::Error> {
+    if let Some(r) = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?
+    {
+        return Ok((r.get("seq"), r.get("hash")));
+    }
+    Ok(
+        sqlx::query("SELECT seq, hash FROM audit_anchor WHERE one = 1")
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| (r.get("seq"), r.get("hash")))
+            .unwrap_or((0, GENESIS.to_string())),
+    )
+}
+
+async fn anchor(pool: &SqlitePool) -> Result<Option<(i64, String)>, sqlx::Error> {
+    Ok(
+        sqlx::query("SELECT seq, hash FROM audit_anchor WHERE one = 1")
+            .fetch_optional(pool)
+            .await?
+            .map(|r| (r.get("seq"), r.get("hash"))),
+    )
+}
+
+fn is_conflict(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// Append one event. The head is read and the event inserted inside one
+/// `BEGIN IMMEDIATE` transaction, which takes SQLite's write lock, so writers
+/// in other processes queue behind it. UNIQUE(seq), UNIQUE(prev_hash) are a
+/// second line of defence: a conflicting insert is retried on the new head.
+pub async fn append(pool: &SqlitePool, e: &AuditEvent) -> Result<Record, AuditError> {
+    let detail_text = serde_json::to_string(&e.detail)?;
+    let text = canonical(e, &detail_text);
+    let mut conn = pool.acquire().await?;
+    for _ in 0..ATTEMPTS {
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        let res = insert_at_head(&mut conn, e, &detail_text, &text).await;
+        match res {
+            Ok(rec) => {
+                sqlx::query("COMMIT").execute(&mut *conn).await?;
+                return Ok(rec);
+            }
+            Err(err) => {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                if !is_conflict(&err) {
+                    return Err(err.into());
+                }
+            }
+        }
+    }
+    Err(AuditError::Contended(ATTEMPTS))
+}
+
+async fn insert_at_head(
+    conn: &mut sqlx::SqliteConnection,
+    e: &AuditEvent,
+    detail_text: &str,
+    text: &str,
+) -> Result<Record, sqlx::Error> {
+    let (last_seq, prev) = head(conn).await?;
+    let h = hash(&prev, text);
+    let seq = last_seq + 1;
+    sqlx::query(
+        "INSERT INTO audit_events (seq, id, time, time_ms, event, outcome, subject, source_ip, user_agent, request_id, idp, assertion_id, role_arn, access_key_id, reason, detail, prev_hash, hash) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(seq)
+    .bind(&e.id)
+    .bind(&e.time)
+    .bind(e.time_ms())
+    .bind(&e.event)
+    .bind(e.outcome.as_str())
+    .bind(&e.subject)
+    .bind(&e.source_ip)
+    .bind(&e.user_agent)
+    .bind(&e.request_id)
+    .bind(&e.idp)
+    .bind(&e.assertion_id)
+    .bind(&e.role_arn)
+    .bind(&e.access_key_id)
+    .bind(&e.reason)
+    .bind(detail_text)
+    .bind(&prev)
+    .bind(&h)
+    .execute(&mut *conn)
+    .await?;
+    Ok(Record {
+        seq,
+        event: e.clone(),
+        prev_hash: prev,
+        hash: h,
+    })
+}
+
+/// Read a stored row back into a record (and the exact detail text).
+pub fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<(Record, String), sqlx::Error> {
+    let detail_text: String = r.try_get("detail")?;
+    let detail = serde_json::from_str(&detail_text).unwrap_or_default();
+    let outcome: String = r.try_get("outcome")?;
+    Ok((
+        Record {
+            seq: r.try_get("seq")?,
+            event: AuditEvent {
+                id: r.try_get("id")?,
+                time: r.try_get("time")?,
+                event: r.try_get("event")?,
+                outcome: if outcome == "success" {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure
+                },
+                subject: r.try_get("subject")?,
+                source_ip: r.try_get("source_ip")?,
+                user_agent: r.try_get("user_agent")?,
+                request_id: r.try_get("request_id")?,
+                idp: r.try_get("idp")?,
+                assertion_id: r.try_get("assertion_id")?,
+                role_arn: r.try_get("role_arn")?,
+                access_key_id: r.try_get("access_key_id")?,
+                reason: r.try_get("reason")?,
+                detail,
+            },
+            prev_hash: r.try_get("prev_hash")?,
+            hash: r.try_get("hash")?,
+        },
+        detail_text,
+    ))
+}
+
+/// The first problem `verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    pub seq: i64,
+    pub id: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub events: u64,
+    pub head: String,
+    pub anchored_at: Option<i64>,
+    pub broken: Option<Broken>,
+}
+
+/// Walk the chain in seq order and check every link and every hash.
+pub async fn verify(pool: &SqlitePool) -> Result<VerifyReport, AuditError> {
+    let anchor = anchor(pool).await?;
+    let (mut expected_seq, mut expected_prev) = anchor
+        .clone()
+        .map(|(s, h)| (s + 1, h))
+        .unwrap_or((1, GENESIS.to_string()));
+    let mut events = 0u64;
+    let mut rows = sqlx::query("SELECT * FROM audit_events ORDER BY seq").fetch(pool);
+    while let Some(row) = rows.try_next().await? {
+        let (rec, detail_text) = from_row(&row)?;
+        events += 1;
+        let bad = |reason: String| Broken {
+            seq: rec.seq,
+            id: rec.event.id.clone(),
+            reason,
+        };
+        let problem = if rec.seq != expected_seq {
+            Some(bad(format!(
+                "sequence jumps from {} to {} (events removed or inserted)",
+                expected_seq - 1,
+                rec.seq
+            )))
+        } else if rec.prev_hash != expected_prev {
+            Some(bad("prev_hash does not match the previous event's hash (events removed, inserted or reordered)".into()))
+        } else if hash(&rec.prev_hash, &canonical(&rec.event, &detail_text)) != rec.hash {
+            Some(bad(
+                "hash does not match the event's content (the event was altered)".into(),
+            ))
+        } else {
+            None
+        };
+        if let Some(b) = problem {
+            return Ok(VerifyReport {
+                events,
+                head: expected_prev,
+                anchored_at: anchor.map(|a| a.0),
+                broken: Some(b),
+            });
+        }
+        expected_prev = rec.hash.clone();
+        expected_seq = rec.seq + 1;
+    }
+    Ok(VerifyReport {
+        events,
+        head: expected_prev,
+        anchored_at: anchor.map(|a| a.0),
+        broken: None,
+    })
+}
+
+/// The last verification's result, for the admin page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainStatus {
+    NotChecked,
+    Intact {
+        events: u64,
+        checked_at: DateTime<Utc>,
+    },
+    Broken {
+        first_bad_seq: i64,
+        first_bad_id: String,
+        reason: String,
+        checked_at: DateTime<Utc>,
+    },
+}
+
+impl ChainStatus {
+    pub fn from_report(r: &VerifyReport, at: DateTime<Utc>) -> Self {
+        match &r.broken {
+            None => Self::Intact {
+                events: r.events,
+                checked_at: at,
+            },
+            Some(b) => Self::Broken {
+                first_bad_seq: b.seq,
+                first_bad_id: b.id.clone(),
+                reason: b.reason.clone(),
+                checked_at: at,
+            },
+        }
+    }
+
+    pub fn is_broken(&self) -> bool {
+        matches!(self, Self::Broken { .. })
+    }
+
+    pub fn summary(&self) -> String {
+        let t = |d: &DateTime<Utc>| d.to_rfc3339_opts(SecondsFormat::Secs, true);
+        match self {
+            Self::NotChecked => "The chain has not been verified since the broker started.".into(),
+            Self::Intact { events, checked_at } => {
+                format!(
+                    "Chain intact: {events} events verified at {}.",
+                    t(checked_at)
+                )
+            }
+            Self::Broken {
+                first_bad_seq,
+                first_bad_id,
+                reason,
+                checked_at,
+            } => format!(
+                "CHAIN BROKEN at event #{first_bad_seq} ({first_bad_id}): {reason}. Checked at {}.",
+                t(checked_at)
+            ),
+        }
+    }
+}

@@ -1,0 +1,443 @@
+//! Reading the audit trail: a filter parsed from a query string, keyset
+//! pages (newest first), one event by id, a batched stream for exports
+//! (oldest first) and a histogram of outcomes over time.
+//!
+//! Every value reaches SQLite as a bound parameter; only fixed SQL fragments
+//! are concatenated.
+
+use super::{Outcome, Record};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use futures_util::Stream;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Row, Sqlite, SqlitePool};
+use std::collections::HashMap;
+
+#[cfg(test)]
+mod tests;
+
+/// The columns [`record_from_row`] reads.
+const COLUMNS: &str = "seq, id, time, event, outcome, subject, source_ip, user_agent, \
+     request_id, idp, assertion_id, role_arn, access_key_id, reason, detail, prev_hash, hash";
+
+/// Longest accepted filter value, in characters.
+const MAX_VALUE_CHARS: usize = 512;
+
+/// Rows read per round trip by [`stream`].
+const STREAM_BATCH: i64 = 500;
+
+/// Which events to read. Every field narrows the set; `None` leaves it open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Events at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Events strictly before this instant (a bare date means "through that day").
+    pub until: Option<DateTime<Utc>>,
+    pub subject: Option<String>,
+    pub event: Option<String>,
+    pub outcome: Option<Outcome>,
+    /// Exact role ARN.
+    pub role: Option<String>,
+    pub source_ip: Option<String>,
+    /// A substring of `reason`, case-insensitive (ASCII letters).
+    pub text: Option<String>,
+}
+
+/// The query-string keys of a [`Filter`], in the order links write them.
+pub const FILTER_KEYS: [&str; 8] = [
+    "since",
+    "until",
+    "subject",
+    "event",
+    "outcome",
+    "role",
+    "source_ip",
+    "text",
+];
+
+impl Filter {
+    /// Parse the filter keys of a query string; other keys are ignored and
+    /// empty values mean "any". The error names the offending key.
+    pub fn from_query(q: &HashMap<String, String>) -> Result<Self, String> {
+        let get = |key: &str| -> Result<Option<String>, String> {
+            match q.get(key).map(|v| v.trim()) {
+                None | Some("") => Ok(None),
+                Some(v) if v.chars().count() > MAX_VALUE_CHARS => Err(format!(
+                    "{key}: the value is longer than {MAX_VALUE_CHARS} characters"
+                )),
+                Some(v) if v.chars().any(char::is_control) => {
+                    Err(format!("{key}: the value contains control characters"))
+                }
+                Some(v) => Ok(Some(v.to_string())),
+            }
+        };
+        let since = get("since")?
+            .map(|v| parse_time("since", &v, false))
+            .transpose()?;
+        let until = get("until")?
+            .map(|v| parse_time("until", &v, true))
+            .transpose()?;
+        if let (Some(s), Some(u)) = (since, until) {
+            if s >= u {
+                return Err("until: must be later than since".into());
+            }
+        }
+        let outcome = match get("outcome")?.as_deref() {
+            None => None,
+            Some("success") => Some(Outcome::Success),
+            Some("failure") => Some(Outcome::Failure),
+            Some(other) => {
+                return Err(format!(
+                    "outcome: {} is not an outcome; use success or failure",
+                    quoted(other)
+                ))
+            }
+        };
+        Ok(Self {
+            since,
+            until,
+            subject: get("subject")?,
+            event: get("event")?,
+            outcome,
+            role: get("role")?,
+            source_ip: get("source_ip")?,
+            text: get("text")?,
+        })
+    }
+
+    /// The filter as `key=value&…` (URL-encoded, no leading `?`), for links
+    /// that keep it; [`Filter::from_query`] reads it back to an equal filter.
+    pub fn to_query_string(&self) -> String {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in self.pairs() {
+            s.append_pair(key, &value);
+        }
+        s.finish()
+    }
+
+    /// The set fields as (key, value) pairs in [`FILTER_KEYS`] order.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let time = |t: &DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        let mut out = Vec::new();
+        let mut push = |k: &'static str, v: Option<String>| {
+            if let Some(v) = v {
+                out.push((k, v));
+            }
+        };
+        push("since", self.since.as_ref().map(time));
+        push("until", self.until.as_ref().map(time));
+        push("subject", self.subject.clone());
+        push("event", self.event.clone());
+        push("outcome", self.outcome.map(|o| o.as_str().to_string()));
+        push("role", self.role.clone());
+        push("source_ip", self.source_ip.clone());
+        push("text", self.text.clone());
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+fn quoted(v: &str) -> String {
+    let short: String = v.chars().take(40).collect();
+    if short.len() < v.len() {
+        format!("\"{short}…\"")
+    } else {
+        format!("\"{short}\"")
+    }
+}
+
+/// RFC 3339, or a bare `YYYY-MM-DD` (UTC): its first instant, or for an
+/// exclusive upper bound the first instant of the next day.
+fn parse_time(key: &str, v: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let day = NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+        format!(
+            "{key}: {} is not a date; use YYYY-MM-DD or an RFC 3339 time such as 2026-11-25T12:00:00Z",
+            quoted(v)
+        )
+    })?;
+    let day = if end_of_day {
+        day.succ_opt()
+    } else {
+        Some(day)
+    };
+    day.and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| format!("{key}: {} is out of range", quoted(v)))
+}
+
+/// A bound value.
+#[derive(Debug, Clone)]
+enum Value {
+    Int(i64),
+    Text(String),
+}
+
+/// ` WHERE …` for `f` (always present, so callers can append ` AND …`) and
+/// the values to bind, in order.
+fn where_clause(f: &Filter) -> (String, Vec<Value>) {
+    let mut sql = String::from(" WHERE 1 = 1");
+    let mut binds = Vec::new();
+    let mut add = |fragment: &str, v: Value| {
+        sql.push_str(" AND ");
+        sql.push_str(fragment);
+        binds.push(v);
+    };
+    if let Some(t) = f.since {
+        add("time_ms >= ?", Value::Int(t.timestamp_millis()));
+    }
+    if let Some(t) = f.until {
+        add("time_ms < ?", Value::Int(t.timestamp_millis()));
+    }
+    let exact = [
+        ("subject = ?", &f.subject),
+        ("event = ?", &f.event),
+        ("role_arn = ?", &f.role),
+        ("source_ip = ?", &f.source_ip),
+    ];
+    for (fragment, v) in exact {
+        if let Some(v) = v {
+            add(fragment, Value::Text(v.clone()));
+        }
+    }
+    if let Some(o) = f.outcome {
+        add("outcome = ?", Value::Text(o.as_str().to_string()));
+    }
+    if let Some(t) = &f.text {
+        add("instr(lower(reason), lower(?)) > 0", Value::Text(t.clone()));
+    }
+    (sql, binds)
+}
+
+type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
+
+fn bind_all<'q>(mut q: Query<'q>, binds: &[Value]) -> Query<'q> {
+    for b in binds {
+        q = match b {
+            Value::Int(i) => q.bind(*i),
+            Value::Text(s) => q.bind(s.clone()),
+        };
+    }
+    q
+}
+
+/// One row of `SELECT {COLUMNS}` as a [`Record`] (the chain's reader).
+fn record_from_row(row: &SqliteRow) -> Result<Record, sqlx::Error> {
+    super::chain::from_row(row).map(|(record, _detail_text)| record)
+}
+
+/// Up to `limit` (1..=1000) matching events, newest first, all with
+/// `seq < before_seq` when given: the next page starts before the last
+/// `seq` of this one (keyset pagination, stable while events are appended).
+pub async fn page(
+    pool: &SqlitePool,
+    filter: &Filter,
+    before_seq: Option<i64>,
+    limit: u32,
+) -> Result<Vec<Record>, sqlx::Error> {
+    let (mut sql, mut binds) = where_clause(filter);
+    if let Some(b) = before_seq {
+        sql.push_str(" AND seq < ?");
+        binds.push(Value::Int(b));
+    }
+    let sql = format!("SELECT {COLUMNS} FROM audit_events{sql} ORDER BY seq DESC LIMIT ?");
+    let q = bind_all(sqlx::query(&sql), &binds).bind(i64::from(limit.clamp(1, 1000)));
+    q.fetch_all(pool)
+        .await?
+        .iter()
+        .map(record_from_row)
+        .collect()
+}
+
+/// One event by its `id`.
+pub async fn get(pool: &SqlitePool, id: &str) -> Result<Option<Record>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM audit_events WHERE id = ?");
+    sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(record_from_row)
+        .transpose()
+}
+
+/// Every matching event, oldest first, for export. See [`stream_owned`].
+pub fn stream<'a>(
+    pool: &'a SqlitePool,
+    filter: &'a Filter,
+) -> impl Stream<Item = Result<Record, sqlx::Error>> + Send + 'a {
+    stream_owned(pool.clone(), filter.clone())
+}
+
+/// Every matching event, oldest first, read in keyset batches of
+/// [`STREAM_BATCH`] rows, so memory stays bounded and no connection or read
+/// transaction is held while a slow client downloads (a long read would
+/// also keep SQLite from checkpointing its WAL). The export is bounded by
+/// the newest `seq` when the first batch is read: events appended during
+/// the download are not included. `'static`, for `Body::from_stream`.
+pub fn stream_owned(
+    pool: SqlitePool,
+    filter: Filter,
+) -> impl Stream<Item = Result<Record, sqlx::Error>> + Send + 'static {
+    struct Cursor {
+        pool: SqlitePool,
+        filter: Filter,
+        after: i64,
+        upto: Option<i64>,
+        done: bool,
+    }
+    let start = Cursor {
+        pool,
+        filter,
+        after: i64::MIN,
+        upto: None,
+        done: false,
+    };
+    let batches = futures_util::stream::unfold(start, |mut c| async move {
+        if c.done {
+            return None;
+        }
+        let result = next_batch(&c.pool, &c.filter, c.after, &mut c.upto).await;
+        match &result {
+            Ok(rows) => {
+                c.done = i64::try_from(rows.len()).unwrap_or(0) < STREAM_BATCH;
+                if let Some(last) = rows.last() {
+                    c.after = last.seq;
+                }
+            }
+            Err(_) => c.done = true,
+        }
+        Some((result, c))
+    });
+    futures_util::StreamExt::flat_map(batches, |batch| {
+        let items: Vec<Result<Record, sqlx::Error>> = match batch {
+            Ok(rows) => rows.into_iter().map(Ok).collect(),
+            Err(e) => vec![Err(e)],
+        };
+        futures_util::stream::iter(items)
+    })
+}
+
+async fn next_batch(
+    pool: &SqlitePool,
+    filter: &Filter,
+    after: i64,
+    upto: &mut Option<i64>,
+) -> Result<Vec<Record>, sqlx::Error> {
+    let limit = match *upto {
+        Some(u) => u,
+        None => {
+            let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_events")
+                .fetch_one(pool)
+                .await?;
+            *upto = Some(max.unwrap_or(0));
+            max.unwrap_or(0)
+        }
+    };
+    let (mut sql, mut binds) = where_clause(filter);
+    sql.push_str(" AND seq > ? AND seq <= ?");
+    binds.push(Value::Int(after));
+    binds.push(Value::Int(limit));
+    let sql = format!("SELECT {COLUMNS} FROM audit_events{sql} ORDER BY seq ASC LIMIT ?");
+    let q = bind_all(sqlx::query(&sql), &binds).bind(STREAM_BATCH);
+    let rows = q.fetch_all(pool).await?;
+    rows.iter().map(record_from_row).collect()
+}
+
+/// Outcome counts over one slice of time, `start` inclusive, `end` exclusive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub success: u64,
+    pub failure: u64,
+}
+
+/// Successes and failures in `buckets` (1..=1000) equal slices of the
+/// filter's time range; an open end of the range is closed at the first or
+/// last matching event. Empty when no event matches an open range.
+pub async fn histogram(
+    pool: &SqlitePool,
+    filter: &Filter,
+    buckets: usize,
+) -> Result<Vec<Bucket>, sqlx::Error> {
+    let n = i64::try_from(buckets.clamp(1, 1000)).unwrap_or(24);
+    let (sql, binds) = where_clause(filter);
+    let (start, end) = match (filter.since, filter.until) {
+        (Some(s), Some(u)) => (s.timestamp_millis(), u.timestamp_millis()),
+        (since, until) => {
+            let range = format!("SELECT MIN(time_ms), MAX(time_ms) FROM audit_events{sql}");
+            let row = bind_all(sqlx::query(&range), &binds)
+                .fetch_one(pool)
+                .await?;
+            let (Some(first), Some(last)) = (
+                row.try_get::<Option<i64>, _>(0)?,
+                row.try_get::<Option<i64>, _>(1)?,
+            ) else {
+                return Ok(Vec::new());
+            };
+            (
+                since.map_or(first, |s| s.timestamp_millis()),
+                until.map_or(last.saturating_add(1), |u| u.timestamp_millis()),
+            )
+        }
+    };
+    let span = end.saturating_sub(start);
+    if span <= 0 {
+        return Ok(Vec::new());
+    }
+    // Bucket i holds start + ceil(span*i/n) <= t < start + ceil(span*(i+1)/n).
+    // i128 keeps (t - start) * n exact for any span.
+    let edge = |i: i64| -> i64 {
+        let off = (i128::from(span) * i128::from(i) + i128::from(n) - 1) / i128::from(n);
+        start.saturating_add(i64::try_from(off).unwrap_or(i64::MAX))
+    };
+    let mut out: Vec<Bucket> = (0..n)
+        .map(|i| Bucket {
+            start: from_ms(edge(i)),
+            end: from_ms(edge(i + 1)),
+            success: 0,
+            failure: 0,
+        })
+        .collect();
+    let grouped = format!(
+        "SELECT (time_ms - ?) * ? / ? AS b, \
+         SUM(outcome = 'success'), SUM(outcome = 'failure') \
+         FROM audit_events{sql} AND time_ms >= ? AND time_ms < ? GROUP BY b"
+    );
+    let q = sqlx::query(&grouped).bind(start).bind(n).bind(span);
+    let q = bind_all(q, &binds).bind(start).bind(end);
+    for row in q.fetch_all(pool).await? {
+        let b: i64 = row.try_get(0)?;
+        let ok: i64 = row.try_get(1)?;
+        let bad: i64 = row.try_get(2)?;
+        if let Some(bucket) = usize::try_from(b).ok().and_then(|b| out.get_mut(b)) {
+            bucket.success += u64::try_from(ok).unwrap_or(0);
+            bucket.failure += u64::try_from(bad).unwrap_or(0);
+        }
+    }
+    Ok(out)
+}
+
+fn from_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// The event names present in the trail, sorted, for the filter's list.
+/// A store error is logged and gives an empty list (the page still works).
+pub async fn distinct_events(pool: &SqlitePool) -> Vec<String> {
+    match sqlx::query_scalar("SELECT DISTINCT event FROM audit_events ORDER BY event")
+        .fetch_all(pool)
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "listing audit event names failed");
+            Vec::new()
+        }
+    }
+}

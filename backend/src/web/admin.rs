@@ -1,0 +1,329 @@
+//! `/admin/audit*`: the audit trail for members of an admin group: a
+//! filtered, paged list with a chart, one event in full, and JSON Lines and
+//! CSV exports. Every read is audited before anything is sent, and a read
+//! that cannot be audited is refused (fail closed).
+
+mod chart;
+mod event;
+mod export;
+
+use super::app::current;
+use super::flow::Ctx;
+use super::session::SessionData;
+use super::{AppState, ClientInfo, PageError, RequestId};
+use crate::audit::query::{self, Filter, FILTER_KEYS};
+use crate::audit::{AuditEvent, ChainStatus, Outcome, Record};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Extension, RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use chart::Chart;
+use std::collections::HashMap;
+use tower_sessions::Session;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/audit", get(audit_get))
+        .route("/admin/audit.jsonl", get(export::audit_jsonl_get))
+        .route("/admin/audit.csv", get(export::audit_csv_get))
+        .route("/admin/audit/{id}", get(event::audit_event_get))
+}
+
+const PAGE_SIZE: u32 = 50;
+const BUCKETS: usize = 24;
+const REASON_CHARS: usize = 80;
+const LIST: &str = "/admin/audit";
+
+/// Why an admin request did not reach its page.
+enum Refused {
+    /// Not signed in: sign in, then come back to the list.
+    SignIn,
+    Page(PageError),
+}
+
+impl From<PageError> for Refused {
+    fn from(p: PageError) -> Self {
+        Self::Page(p)
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Self::SignIn => Redirect::to("/saml/login?return_to=/admin/audit").into_response(),
+            Self::Page(p) => p.into_response(),
+        }
+    }
+}
+
+fn refused(status: StatusCode, title: &'static str, message: String, rid: &RequestId) -> PageError {
+    let mut p = PageError::new(status, title, message, &rid.0);
+    p.retry = false;
+    p
+}
+
+/// Write `event` to the trail; if it cannot be written, nothing is shown.
+async fn record(ctx: &Ctx<'_>, event: AuditEvent) -> Result<(), PageError> {
+    ctx.state
+        .audit
+        .record(event)
+        .await
+        .map_err(|e| PageError::unavailable(&ctx.rid.0, e))
+}
+
+/// The signed-in admin, or why not. A signed-in person outside every admin
+/// group is refused, and the refusal is audited.
+async fn admin(ctx: &Ctx<'_>, session: &Session, path: &str) -> Result<SessionData, Refused> {
+    let Some(data) = current(ctx.state, session).await else {
+        return Err(Refused::SignIn);
+    };
+    // Checked against the configuration in force, not only the login-time flag.
+    let groups = &ctx.state.config.admin.groups;
+    if data.is_admin && data.groups.iter().any(|g| groups.contains(g)) {
+        return Ok(data);
+    }
+    let mut ev = ctx.event("admin.audit_denied", Outcome::Failure, &data);
+    ev.reason = Some("not a member of any admin group".into());
+    record(
+        ctx,
+        ev.detail("path", path.chars().take(256).collect::<String>()),
+    )
+    .await?;
+    Err(refused(
+        StatusCode::FORBIDDEN,
+        "Not allowed",
+        "You need to be in an admin group to view the audit trail.".into(),
+        ctx.rid,
+    )
+    .into())
+}
+
+fn query_map(raw: Option<&str>) -> HashMap<String, String> {
+    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn parse_filter(q: &HashMap<String, String>, rid: &RequestId) -> Result<Filter, PageError> {
+    Filter::from_query(q).map_err(|m| {
+        refused(
+            StatusCode::BAD_REQUEST,
+            "Filter not valid",
+            format!("The filter was not applied. {m}"),
+            rid,
+        )
+    })
+}
+
+fn unavailable(rid: &RequestId) -> impl Fn(sqlx::Error) -> PageError + '_ {
+    move |e| PageError::unavailable(&rid.0, e)
+}
+
+fn no_store(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// `/admin/audit?<filter>` plus `extra` (`before=…`), for links.
+fn list_url(filter_qs: &str, extra: &str) -> String {
+    match (filter_qs.is_empty(), extra.is_empty()) {
+        (true, true) => LIST.to_string(),
+        (false, true) => format!("{LIST}?{filter_qs}"),
+        (true, false) => format!("{LIST}?{extra}"),
+        (false, false) => format!("{LIST}?{filter_qs}&{extra}"),
+    }
+}
+
+/// Percent-encode a path segment (event ids are UUIDs, but ids are data).
+fn segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn chain_line(state: &AppState) -> (String, bool) {
+    let status = state.audit.chain_status();
+    (
+        status.summary(),
+        matches!(status, ChainStatus::Broken { .. }),
+    )
+}
+
+/// One row of the list.
+struct Row {
+    seq: i64,
+    href: String,
+    time: String,
+    /// `2026-11-25 12:00:00.000`: the same instant, easier to read.
+    time_shown: String,
+    event: String,
+    outcome: &'static str,
+    subject: String,
+    role: String,
+    source_ip: String,
+    reason: String,
+    reason_short: String,
+}
+
+impl Row {
+    fn new(r: &Record) -> Self {
+        let e = &r.event;
+        let reason = e.reason.clone().unwrap_or_default();
+        let reason_short = if reason.chars().count() > REASON_CHARS {
+            let cut: String = reason.chars().take(REASON_CHARS - 1).collect();
+            format!("{cut}…")
+        } else {
+            reason.clone()
+        };
+        Self {
+            seq: r.seq,
+            href: format!("{LIST}/{}", segment(&e.id)),
+            time: e.time.clone(),
+            time_shown: e
+                .time
+                .replacen('T', " ", 1)
+                .trim_end_matches('Z')
+                .to_string(),
+            event: e.event.clone(),
+            outcome: e.outcome.as_str(),
+            subject: e.subject.clone().unwrap_or_default(),
+            role: e.role_arn.clone().unwrap_or_default(),
+            source_ip: e.source_ip.clone().unwrap_or_default(),
+            reason,
+            reason_short,
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_audit.html")]
+struct AuditPage {
+    admin: String,
+    chain: String,
+    chain_broken: bool,
+    /// The form's fields as typed (trimmed), to show them again.
+    form: HashMap<String, String>,
+    events: Vec<String>,
+    rows: Vec<Row>,
+    filtered: bool,
+    older: Option<String>,
+    newest: Option<String>,
+    jsonl: String,
+    csv: String,
+    chart: Option<Chart>,
+}
+
+impl AuditPage {
+    /// The value typed into a form field, or "".
+    fn value(&self, key: &str) -> &str {
+        self.form.get(key).map(String::as_str).unwrap_or_default()
+    }
+}
+
+#[tracing::instrument(skip_all)]
+async fn audit_get(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    Extension(client): Extension<ClientInfo>,
+    session: Session,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Refused> {
+    let ctx = Ctx {
+        state: &state,
+        rid: &rid,
+        client: &client,
+    };
+    let data = admin(&ctx, &session, LIST).await?;
+    let q = query_map(raw.as_deref());
+    let filter = parse_filter(&q, &rid)?;
+    let before = match q.get("before").map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(v.parse::<i64>().map_err(|_| {
+            refused(
+                StatusCode::BAD_REQUEST,
+                "Filter not valid",
+                "The filter was not applied. before: expected an event number (seq).".into(),
+                &rid,
+            )
+        })?),
+    };
+    let qs = filter.to_query_string();
+    let viewed = ctx
+        .event("admin.audit_viewed", Outcome::Success, &data)
+        .detail("view", "list")
+        .detail("filter", qs.clone())
+        .detail("before", before);
+    record(&ctx, viewed).await?;
+
+    let pool = state.audit.pool();
+    let mut records = query::page(pool, &filter, before, PAGE_SIZE + 1)
+        .await
+        .map_err(unavailable(&rid))?;
+    let more = records.len() > PAGE_SIZE as usize;
+    records.truncate(PAGE_SIZE as usize);
+    let older = more
+        .then(|| {
+            records
+                .last()
+                .map(|r| list_url(&qs, &format!("before={}", r.seq)))
+        })
+        .flatten();
+    // Without a time range the chart covers the 30 days up to the newest
+    // event on this page, so a page view stays cheap however long the trail grows.
+    let mut chart_filter = filter.clone();
+    if chart_filter.since.is_none() && chart_filter.until.is_none() {
+        if let Some(newest) = records
+            .first()
+            .and_then(|r| chrono::DateTime::parse_from_rfc3339(&r.event.time).ok())
+        {
+            let newest = newest.with_timezone(&chrono::Utc);
+            chart_filter.since = Some(newest - chrono::Duration::days(30));
+            chart_filter.until = Some(newest + chrono::Duration::milliseconds(1));
+        }
+    }
+    let buckets = query::histogram(pool, &chart_filter, BUCKETS)
+        .await
+        .map_err(unavailable(&rid))?;
+    let mut events = query::distinct_events(pool).await;
+    if let Some(e) = &filter.event {
+        if !events.contains(e) {
+            events.push(e.clone());
+        }
+    }
+    let form = FILTER_KEYS
+        .iter()
+        .filter_map(|k| q.get(*k).map(|v| (k.to_string(), v.trim().to_string())))
+        .collect();
+    let (chain, chain_broken) = chain_line(&state);
+    let export = |ext: &str| {
+        if qs.is_empty() {
+            format!("{LIST}.{ext}")
+        } else {
+            format!("{LIST}.{ext}?{qs}")
+        }
+    };
+    let page = AuditPage {
+        admin: data.subject.clone(),
+        chain,
+        chain_broken,
+        form,
+        events,
+        rows: records.iter().map(Row::new).collect(),
+        filtered: !filter.is_empty(),
+        older,
+        newest: before.map(|_| list_url(&qs, "")),
+        jsonl: export("jsonl"),
+        csv: export("csv"),
+        chart: Chart::new(&buckets),
+    };
+    Ok(no_store(page.into_response()))
+}

@@ -1,0 +1,120 @@
+//! `GET /admin/audit/{id}`: one event with every field, its detail
+//! pretty-printed and its place in the hash chain.
+
+use super::{
+    admin, chain_line, list_url, no_store, record, refused, segment, unavailable, Refused, LIST,
+};
+use crate::audit::query;
+use crate::audit::{Outcome, Record};
+use crate::web::flow::Ctx;
+use crate::web::{AppState, ClientInfo, RequestId};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tower_sessions::Session;
+
+/// One field of an event as shown on its page.
+struct Field {
+    label: &'static str,
+    value: Option<String>,
+    /// A link to the list filtered on this value.
+    filter: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_event.html")]
+struct EventPage {
+    seq: i64,
+    fields: Vec<Field>,
+    detail: String,
+    chain: String,
+    chain_broken: bool,
+}
+
+fn fields(r: &Record) -> Vec<Field> {
+    let e = &r.event;
+    let filter_link = |key: &str, v: &Option<String>| {
+        v.as_ref().map(|v| {
+            let qs = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair(key, v)
+                .finish();
+            list_url(&qs, "")
+        })
+    };
+    let plain = |label, value: &Option<String>| Field {
+        label,
+        value: value.clone(),
+        filter: None,
+    };
+    let linked = |label, key, value: &Option<String>| Field {
+        label,
+        value: value.clone(),
+        filter: filter_link(key, value),
+    };
+    let event = Some(e.event.clone());
+    let outcome = Some(e.outcome.as_str().to_string());
+    vec![
+        plain("seq", &Some(r.seq.to_string())),
+        plain("id", &Some(e.id.clone())),
+        plain("time", &Some(e.time.clone())),
+        linked("event", "event", &event),
+        linked("outcome", "outcome", &outcome),
+        linked("subject", "subject", &e.subject),
+        linked("source_ip", "source_ip", &e.source_ip),
+        plain("user_agent", &e.user_agent),
+        plain("request_id", &e.request_id),
+        plain("idp", &e.idp),
+        plain("assertion_id", &e.assertion_id),
+        linked("role_arn", "role", &e.role_arn),
+        plain("access_key_id", &e.access_key_id),
+        plain("reason", &e.reason),
+        plain("prev_hash", &Some(r.prev_hash.clone())),
+        plain("hash", &Some(r.hash.clone())),
+    ]
+}
+
+#[tracing::instrument(skip_all)]
+pub(super) async fn audit_event_get(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    Extension(client): Extension<ClientInfo>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Response, Refused> {
+    let ctx = Ctx {
+        state: &state,
+        rid: &rid,
+        client: &client,
+    };
+    let id: String = id.chars().take(128).collect();
+    let data = admin(&ctx, &session, &format!("{LIST}/{}", segment(&id))).await?;
+    let viewed = ctx
+        .event("admin.audit_viewed", Outcome::Success, &data)
+        .detail("view", "event")
+        .detail("event_id", id.clone());
+    record(&ctx, viewed).await?;
+    let Some(r) = query::get(state.audit.pool(), &id)
+        .await
+        .map_err(unavailable(&rid))?
+    else {
+        return Err(refused(
+            StatusCode::NOT_FOUND,
+            "Event not found",
+            "No audit event has this id.".into(),
+            &rid,
+        )
+        .into());
+    };
+    let detail = serde_json::to_string_pretty(&r.event.detail).unwrap_or_else(|_| "{}".into());
+    let (chain, chain_broken) = chain_line(&state);
+    let page = EventPage {
+        seq: r.seq,
+        fields: fields(&r),
+        detail,
+        chain,
+        chain_broken,
+    };
+    Ok(no_store(page.into_response()))
+}

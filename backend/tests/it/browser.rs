@@ -1,0 +1,112 @@
+//! Pages in a real Chromium (Debian's, driven by playwright-core from
+//! tests/browser): the admin's audit page shows the events.
+
+use crate::common::*;
+use std::path::Path;
+use std::process::Command;
+
+fn browser_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser")
+}
+
+/// The session cookie from a successful ACS answer.
+fn session_cookie(r: &reqwest::Response) -> String {
+    let set = r.headers()["set-cookie"].to_str().unwrap();
+    set.split(';').next().unwrap().to_string()
+}
+
+struct Check<'a> {
+    url: String,
+    cookie: String,
+    expect: &'a [&'a str],
+    screenshot: Option<&'a Path>,
+    /// The page answers with an error status on purpose (e.g. 403).
+    error_status: bool,
+}
+
+fn check_page(c: &Check<'_>) -> std::process::Output {
+    let dir = browser_dir();
+    assert!(
+        dir.join("node_modules/playwright-core").exists(),
+        "tests/browser/node_modules is missing: run scripts/setup.sh (the README test command does)"
+    );
+    let mut cmd = Command::new("node");
+    cmd.arg(dir.join("check-page.mjs"))
+        .args(["--url", &c.url, "--cookie", &c.cookie]);
+    for e in c.expect {
+        cmd.args(["--expect", e]);
+    }
+    if let Some(s) = c.screenshot {
+        cmd.arg("--screenshot").arg(s);
+    }
+    if c.error_status {
+        cmd.arg("--allow-http-error");
+    }
+    cmd.output().expect("node runs")
+}
+
+fn assert_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "chromium check failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+// Multi-threaded: node blocks this thread while the server answers Chromium.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_page_in_chromium_shows_the_events() {
+    let app = TestApp::spawn(AppOptions::default()).await;
+    // Someone signs in, someone is refused: there is something to review.
+    let r = app
+        .sign_in(&client(), "alice@example.com", &[ROLE_DEV])
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        app.post_acs(&client(), "bm90IHhtbA==", None).await.status(),
+        400
+    );
+    let admin = client();
+    let r = app
+        .sign_in_with_groups(
+            &admin,
+            "admin@example.com",
+            &[ROLE_DEV],
+            &["AWS-Broker-Admins"],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let shot = app.dir.0.join("admin-audit.png");
+    let out = check_page(&Check {
+        url: format!("{}/admin/audit", app.base),
+        cookie: session_cookie(&r),
+        expect: &[
+            "alice@example.com",
+            "login.succeeded",
+            "credentials.issued",
+            "login.failed",
+            "config.loaded",
+        ],
+        screenshot: Some(&shot),
+        error_status: false,
+    });
+    assert_ok(&out);
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "a real screenshot was taken"
+    );
+    if let Ok(dest) = std::env::var("SCREENSHOT_DIR") {
+        std::fs::copy(&shot, Path::new(&dest).join("admin-audit.png")).unwrap();
+    }
+    // A person who is not an admin sees the refusal in the browser too.
+    let r = app.sign_in(&client(), "bob@example.com", &[ROLE_DEV]).await;
+    let out = check_page(&Check {
+        url: format!("{}/admin/audit", app.base),
+        cookie: session_cookie(&r),
+        expect: &["admin group"],
+        screenshot: None,
+        error_status: true,
+    });
+    assert_ok(&out);
+}
