@@ -59,7 +59,7 @@ cat <<MSG
 
   saml-broker demo is running.
 
-    Open:   http://127.0.0.1:8080/
+    Open:   http://127.0.0.1:8080/app/   (the web app; http://127.0.0.1:8080/ is the account page)
     Users:  alice / alice   (one role)
             bob   / bob     (three roles in three accounts)
             admin / admin   (member of AWS-Broker-Admins)

@@ -47,10 +47,16 @@ fi
 
 # 4. Node packages, from the lockfiles: the third-party test IdP (Auth0 samlp)
 #    and playwright-core for the browser tests.
-for dir in tests/idps/samlp tests/browser; do
+for dir in frontend tests/idps/samlp tests/browser; do
   if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
     log "installing node packages in $dir (npm ci)"
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
     touch "$dir/node_modules"
   fi
 done
+
+# 5. The browser app (TypeScript -> frontend/dist, embedded into the broker at build time).
+if [ ! -f frontend/dist/app.js ] || [ -n "$(find frontend/src frontend/scripts frontend/package-lock.json -newer frontend/dist/app.js 2>/dev/null | head -1)" ]; then
+  log "building the browser app (frontend/)"
+  npm run --prefix frontend --silent build
+fi

@@ -257,7 +257,13 @@ pub fn csrf_ok(
     data: &SessionData,
     form_token: Option<&str>,
 ) -> bool {
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+    // With `Referrer-Policy: no-referrer`, browsers send `Origin: null` on
+    // form posts; the token (below) is then the check that decides.
+    if let Some(origin) = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .filter(|o| *o != "null")
+    {
         let public = url::Url::parse(&state.config.server.public_url)
             .ok()
             .map(|u| u.origin().ascii_serialization());

@@ -110,3 +110,71 @@ async fn the_audit_page_in_chromium_shows_the_events() {
     });
     assert_ok(&out);
 }
+
+/// The whole person-facing flow in Chromium; see tests/browser/e2e.mjs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_end_to_end_through_a_third_party_idp() {
+    use crate::interop::{start_samlp_for, SAMLP_ISSUER};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let idp = start_samlp_for(
+        idp_key(),
+        &format!("{base}/saml/metadata"),
+        &format!("{base}/saml/acs"),
+    );
+    let verifier_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = TestApp::spawn_on(
+        listener,
+        AppOptions {
+            idp_entity: SAMLP_ISSUER.into(),
+            idp_sso: format!("{}/sso", idp.base),
+            extra_toml: format!(
+                "[frontend]\napi_endpoints = [{{ name = \"PING\", url = \"http://127.0.0.1:{verifier_port}/prod/ping\" }}]\n"
+            ),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(
+        saml_broker::web::assets::available(),
+        "frontend/dist was not built into the broker: run scripts/setup.sh"
+    );
+    let shots = std::env::var("SCREENSHOT_DIR").unwrap_or_else(|_| app.dir.0.display().to_string());
+    let out = Command::new("node")
+        .arg(browser_dir().join("e2e.mjs"))
+        .args([
+            "--base",
+            &base,
+            "--verifier-port",
+            &verifier_port.to_string(),
+            "--screenshots",
+            &shots,
+        ])
+        .output()
+        .expect("node runs");
+    assert_ok(&out);
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(log.contains("e2e: all steps passed"), "{log}");
+    // What the browser did is in the audit trail, with the signed-in person.
+    let rows: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT event, subject FROM audit_events ORDER BY seq")
+            .fetch_all(app.state.audit.pool())
+            .await
+            .unwrap();
+    let carol = |e: &str| {
+        rows.iter()
+            .filter(|r| r.0 == e && r.1.as_deref() == Some("carol@example.com"))
+            .count()
+    };
+    assert_eq!(carol("login.succeeded"), 1);
+    assert!(
+        carol("credentials.issued") >= 2,
+        "ReadOnly, then Dev: {rows:?}"
+    );
+    assert_eq!(carol("logout"), 1);
+    assert!(carol("admin.audit_viewed") >= 1);
+}

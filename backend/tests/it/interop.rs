@@ -7,11 +7,11 @@ use saml_broker::devidp::SigningKey;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-const SAMLP_ISSUER: &str = "urn:samlp-test:idp";
+pub(crate) const SAMLP_ISSUER: &str = "urn:samlp-test:idp";
 
-struct Samlp {
+pub(crate) struct Samlp {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     _dir: TempDir,
 }
 
@@ -26,7 +26,12 @@ fn samlp_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/idps/samlp")
 }
 
-fn start_samlp(key: &SigningKey, app: &TestApp) -> Samlp {
+pub(crate) fn start_samlp(key: &SigningKey, app: &TestApp) -> Samlp {
+    start_samlp_for(key, &app.entity(), &app.acs())
+}
+
+/// Start the samlp IdP for a broker at this entity id and ACS URL.
+pub(crate) fn start_samlp_for(key: &SigningKey, entity: &str, acs: &str) -> Samlp {
     let dir = TempDir::new();
     let cert = dir.0.join("cert.pem");
     let keyf = dir.0.join("key.pem");
@@ -44,7 +49,7 @@ fn start_samlp(key: &SigningKey, app: &TestApp) -> Samlp {
         .arg(&cert)
         .arg("--key")
         .arg(&keyf)
-        .args(["--audience", &app.entity(), "--acs", &app.acs()])
+        .args(["--audience", entity, "--acs", acs])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

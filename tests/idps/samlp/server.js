@@ -19,6 +19,7 @@ const fs = require('fs');
 const { parseArgs } = require('util');
 const express = require('express');
 const samlp = require('samlp');
+const zlib = require('zlib');
 
 const USAGE =
   'usage: node server.js [--port N] --cert CERT.pem --key KEY.pem ' +
@@ -122,8 +123,33 @@ const baseOptions = {
 
 const app = express();
 
+const escapeHtml = (v) => String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+// A browser arriving with an SP-initiated AuthnRequest (HTTP-Redirect binding)
+// gets a small "who are you" page; each button continues to
+// /sso?user=…&InResponseTo=<request ID>&RelayState=… below.
+function loginPage(req, res) {
+  let xml;
+  try {
+    xml = zlib.inflateRawSync(Buffer.from(String(req.query.SAMLRequest), 'base64')).toString('utf8');
+  } catch (e) {
+    return res.status(400).type('text/plain').send('SAMLRequest could not be inflated\n');
+  }
+  const m = /\sID="([^"]+)"/.exec(xml);
+  if (!m) return res.status(400).type('text/plain').send('AuthnRequest has no ID\n');
+  const relay = typeof req.query.RelayState === 'string' ? req.query.RelayState : '';
+  const buttons = Object.keys(USERS).map((u) =>
+    `<form method="get" action="/sso"><input type="hidden" name="user" value="${escapeHtml(u)}">` +
+    `<input type="hidden" name="InResponseTo" value="${escapeHtml(m[1])}">` +
+    `<input type="hidden" name="RelayState" value="${escapeHtml(relay)}">` +
+    `<button type="submit" id="user-${escapeHtml(u)}">Sign in as ${escapeHtml(u)}</button></form>`).join('\n');
+  res.type('html').send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>samlp test IdP</title></head>` +
+    `<body><h1>samlp test IdP</h1>${buttons}</body></html>`);
+}
+
 app.get('/sso', (req, res, next) => {
   const name = typeof req.query.user === 'string' ? req.query.user : '';
+  if (!name && typeof req.query.SAMLRequest === 'string') return loginPage(req, res);
   if (!name) return res.status(400).type('text/plain').send('missing user\n');
   const user = Object.prototype.hasOwnProperty.call(USERS, name) ? USERS[name] : null;
   if (!user) return res.status(404).type('text/plain').send(`unknown user ${name}\n`);

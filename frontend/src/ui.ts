@@ -1,0 +1,280 @@
+// The page's DOM: fills the static skeleton of index.html.
+//
+// Rules kept here: text goes in with textContent only (never innerHTML), no
+// inline style attributes (the CSP forbids them; state is shown with classes
+// and the `hidden` attribute), and every control has a label.
+
+import type { ApiEndpoint, Session } from './broker';
+import { accountLabel, formatTimeLeft, roleLabel, type Problem } from './format';
+import type { CallerIdentity } from './sigv4';
+
+function byId<T extends HTMLElement>(doc: Document, id: string): T {
+  const el = doc.getElementById(id);
+  if (!el) throw new Error(`the page has no #${id}`);
+  return el as T;
+}
+
+function make<K extends keyof HTMLElementTagNameMap>(doc: Document, tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
+  const el = doc.createElement(tag);
+  if (text !== undefined) el.textContent = text;
+  if (className) el.className = className;
+  return el;
+}
+
+/** A <dl> of label/value pairs. */
+function facts(doc: Document, rows: [string, string][], codeValues = false): HTMLDListElement {
+  const dl = make(doc, 'dl', undefined, 'facts');
+  for (const [k, v] of rows) {
+    dl.append(make(doc, 'dt', k));
+    const dd = make(doc, 'dd');
+    dd.append(codeValues ? make(doc, 'code', v) : doc.createTextNode(v));
+    dl.append(dd);
+  }
+  return dl;
+}
+
+export class View {
+  private readonly doc: Document;
+  readonly loading: HTMLElement;
+  readonly error: HTMLElement;
+  readonly status: HTMLElement;
+  readonly layout: HTMLElement;
+  readonly identity: HTMLElement;
+  readonly currentRole: HTMLElement;
+  readonly roles: HTMLElement;
+  readonly rolesHeading: HTMLElement;
+  readonly rolesIntro: HTMLElement;
+  readonly roleForm: HTMLFormElement;
+  readonly roleSelect: HTMLSelectElement;
+  readonly switchRole: HTMLButtonElement;
+  readonly awsCalls: HTMLElement;
+  readonly stsCall: HTMLButtonElement;
+  readonly stsResult: HTMLElement;
+  readonly apiSection: HTMLElement;
+  readonly apiButtons: HTMLElement;
+  readonly apiResult: HTMLElement;
+  readonly signOut: HTMLButtonElement;
+  readonly adminLink: HTMLAnchorElement;
+  readonly timeLeft: HTMLElement;
+  readonly expiresAt: HTMLElement;
+
+  constructor(doc: Document) {
+    this.doc = doc;
+    this.loading = byId(doc, 'loading');
+    this.error = byId(doc, 'error');
+    this.status = byId(doc, 'status');
+    this.layout = byId(doc, 'layout');
+    this.identity = byId(doc, 'identity');
+    this.currentRole = byId(doc, 'current-role');
+    this.roles = byId(doc, 'roles');
+    this.rolesHeading = byId(doc, 'roles-h');
+    this.rolesIntro = byId(doc, 'roles-intro');
+    this.roleForm = byId(doc, 'role-form');
+    this.roleSelect = byId(doc, 'role-select');
+    this.switchRole = byId(doc, 'switch-role');
+    this.awsCalls = byId(doc, 'aws-calls');
+    this.stsCall = byId(doc, 'sts-call');
+    this.stsResult = byId(doc, 'sts-result');
+    this.apiSection = byId(doc, 'api-section');
+    this.apiButtons = byId(doc, 'api-buttons');
+    this.apiResult = byId(doc, 'api-result');
+    this.signOut = byId(doc, 'sign-out');
+    this.adminLink = byId(doc, 'admin-audit');
+    this.timeLeft = byId(doc, 'time-left');
+    this.expiresAt = byId(doc, 'expires-at');
+  }
+
+  setLoading(on: boolean): void {
+    this.loading.hidden = !on;
+  }
+
+  /** Who is signed in, the admin link and the sign-out button. */
+  renderIdentity(s: Session): void {
+    byId(this.doc, 'subject').textContent = s.subject;
+    byId(this.doc, 'session-name').textContent = s.session_name ?? 'none sent';
+    byId(this.doc, 'groups').textContent = s.groups.length ? s.groups.join(', ') : 'none';
+    this.adminLink.hidden = !s.is_admin;
+    this.signOut.hidden = false;
+    this.identity.hidden = false;
+  }
+
+  /** The role in use, or nothing before one is chosen. */
+  renderCurrentRole(s: Session): void {
+    const role = s.roles.find((r) => r.role_arn === s.role_arn);
+    if (!s.role_arn) {
+      this.currentRole.hidden = true;
+      this.awsCalls.hidden = true;
+      return;
+    }
+    byId(this.doc, 'account').textContent = role ? accountLabel(role) : accountFromArn(s.role_arn);
+    byId(this.doc, 'role-name').textContent = role ? role.role_name : roleNameFromArn(s.role_arn);
+    byId(this.doc, 'principal-arn').textContent = s.principal_arn ?? 'not known yet';
+    byId(this.doc, 'fallback-note').hidden = !s.duration_fallback;
+    this.currentRole.hidden = false;
+    this.awsCalls.hidden = false;
+  }
+
+  /**
+   * The role switcher: prominent and first when no role is chosen yet, after the current role when
+   * several roles are allowed, hidden when the only allowed role is in use.
+   */
+  renderRoles(s: Session): void {
+    const choosing = !s.role_arn;
+    const select = this.roleSelect;
+    select.replaceChildren();
+    if (s.roles.length === 0) {
+      this.rolesHeading.textContent = 'No AWS role';
+      this.rolesIntro.textContent = 'Your sign-in did not grant any AWS role. Ask your administrator to add you to a role group.';
+      this.roleForm.hidden = true;
+      this.roles.hidden = false;
+      this.roles.classList.add('prominent');
+      this.layout.prepend(this.roles);
+      return;
+    }
+    if (!choosing && s.roles.length < 2) {
+      this.roles.hidden = true;
+      return;
+    }
+    for (const r of s.roles) {
+      const label = r.role_arn === s.role_arn ? `${roleLabel(r)} (in use)` : roleLabel(r);
+      const opt = make(this.doc, 'option', label);
+      opt.value = r.role_arn;
+      opt.selected = r.role_arn === s.role_arn;
+      select.append(opt);
+    }
+    this.roleForm.hidden = false;
+    this.roles.hidden = false;
+    this.roles.classList.toggle('prominent', choosing);
+    if (choosing) {
+      this.rolesHeading.textContent = 'Choose an AWS role';
+      this.rolesIntro.textContent =
+        s.roles.length === 1
+          ? 'Your sign-in allows one AWS role. Use it to get credentials.'
+          : `Your sign-in allows ${s.roles.length} AWS roles. Choose the one to work with; you can switch later.`;
+      this.switchRole.textContent = 'Use this role';
+      this.layout.prepend(this.roles);
+    } else {
+      this.rolesHeading.textContent = 'Switch role';
+      this.rolesIntro.textContent = `You may use ${s.roles.length} roles. Switching gets new credentials for the chosen one.`;
+      this.switchRole.textContent = 'Switch role';
+      this.currentRole.after(this.roles);
+    }
+  }
+
+  /** The countdown: time left on the credentials and when they end, in local time. */
+  setTimeLeft(ms: number | null, expiration: Date | null): void {
+    if (ms === null || expiration === null) {
+      this.timeLeft.textContent = 'not fetched yet';
+      this.expiresAt.textContent = '';
+      this.timeLeft.classList.remove('warn', 'expired');
+      return;
+    }
+    const text = formatTimeLeft(ms);
+    this.timeLeft.textContent = text === 'expired' ? 'expired' : `${text} left`;
+    this.timeLeft.classList.toggle('expired', ms <= 0);
+    this.timeLeft.classList.toggle('warn', ms > 0 && ms < 60_000);
+    this.expiresAt.textContent = `(until ${expiration.toLocaleTimeString()})`;
+    this.timeLeft.setAttribute('data-expires', expiration.toISOString());
+  }
+
+  /** Puts a problem in the alert region, with a "Sign in again" link when that is the way forward. */
+  showError(p: Problem, signInHref: string | null): void {
+    const box = this.error;
+    box.replaceChildren();
+    box.append(make(this.doc, 'p', p.title, 'alert-title'));
+    if (p.detail) box.append(make(this.doc, 'p', p.detail));
+    if (p.reference) box.append(make(this.doc, 'p', `Reference: ${p.reference}`, 'muted small'));
+    if (p.signIn && signInHref) {
+      const a = make(this.doc, 'a', p.signInLabel ?? 'Sign in again', 'button');
+      a.id = 'sign-in-again';
+      a.href = signInHref;
+      box.append(a);
+    }
+    box.setAttribute('data-kind', p.kind);
+    box.classList.add('shown');
+  }
+
+  clearError(): void {
+    this.error.replaceChildren();
+    this.error.removeAttribute('data-kind');
+    this.error.classList.remove('shown');
+  }
+
+  /** A polite, screen-reader-only announcement of something that went well. */
+  announce(message: string): void {
+    this.status.textContent = message;
+  }
+
+  setBusy(region: HTMLElement, text: string): void {
+    region.setAttribute('aria-busy', 'true');
+    region.className = 'result pending';
+    region.replaceChildren(make(this.doc, 'p', text));
+  }
+
+  /** Empties a result region (after a role switch, the old results no longer apply). */
+  clearResult(region: HTMLElement): void {
+    region.removeAttribute('aria-busy');
+    region.removeAttribute('data-status');
+    region.className = 'result';
+    region.replaceChildren();
+  }
+
+  private done(region: HTMLElement, ok: boolean): void {
+    region.removeAttribute('aria-busy');
+    region.className = ok ? 'result ok' : 'result failed';
+  }
+
+  renderStsResult(id: CallerIdentity): void {
+    this.done(this.stsResult, true);
+    this.stsResult.replaceChildren(
+      make(this.doc, 'p', 'STS GetCallerIdentity answered:', 'result-title'),
+      facts(this.doc, [
+        ['Account', id.account],
+        ['ARN', id.arn],
+        ['User ID', id.userId],
+      ], true),
+    );
+  }
+
+  renderCallError(region: HTMLElement, p: Problem): void {
+    this.done(region, false);
+    const parts: HTMLElement[] = [make(this.doc, 'p', p.title, 'result-title')];
+    if (p.detail) parts.push(make(this.doc, 'p', p.detail));
+    region.replaceChildren(...parts);
+  }
+
+  /** One button per configured API Gateway endpoint, each with `data-endpoint="<name>"`. */
+  renderApiButtons(endpoints: ApiEndpoint[], onCall: (e: ApiEndpoint, button: HTMLButtonElement) => void): void {
+    this.apiButtons.replaceChildren();
+    for (const e of endpoints) {
+      const b = make(this.doc, 'button', e.name);
+      b.type = 'button';
+      b.setAttribute('data-endpoint', e.name);
+      b.setAttribute('aria-label', `Call ${e.name} (${e.method} ${e.url})`);
+      b.title = `${e.method} ${e.url}`;
+      b.addEventListener('click', () => onCall(e, b));
+      this.apiButtons.append(b);
+    }
+    this.apiSection.hidden = endpoints.length === 0;
+  }
+
+  renderApiResult(name: string, status: number, statusText: string, body: string): void {
+    const ok = status >= 200 && status < 300;
+    this.done(this.apiResult, ok);
+    this.apiResult.setAttribute('data-status', String(status));
+    const pre = make(this.doc, 'pre', body || '(empty body)', 'body');
+    pre.tabIndex = 0;
+    pre.setAttribute('aria-label', `${name} response body`);
+    this.apiResult.replaceChildren(make(this.doc, 'p', `${name}: HTTP ${status}${statusText ? ' ' + statusText : ''}`, 'result-title'), pre);
+  }
+}
+
+function accountFromArn(arn: string): string {
+  return arn.split(':')[4] ?? '';
+}
+
+function roleNameFromArn(arn: string): string {
+  const i = arn.indexOf(':role/');
+  return i >= 0 ? arn.slice(i + 6).split('/').pop() ?? arn : arn;
+}
+
