@@ -560,10 +560,10 @@ impl Config {
             return Err(invalid("aws.max_attempts", "between 1 and 10"));
         }
         let scheme = self.storage.url.split(':').next().unwrap_or_default();
-        if !matches!(scheme, "sqlite") {
+        if !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
             return Err(invalid(
                 "storage.url",
-                format!("scheme {scheme:?} is not supported by this build; use sqlite://FILE"),
+                format!("scheme {scheme:?} is not supported; use sqlite://FILE or postgres://USER@HOST/DB"),
             ));
         }
         if self.session.idle_timeout_seconds < 60

@@ -109,7 +109,7 @@ async fn open_audit(config: &Path) -> anyhow::Result<(Config, saml_broker::audit
     let cfg = load_config(config)?;
     let store = saml_broker::store::Store::open(&cfg.storage_url()).await?;
     store.migrate().await?;
-    Ok((cfg, saml_broker::audit::Audit::new(store.pool().clone())))
+    Ok((cfg, saml_broker::audit::Audit::new(store.any().clone())))
 }
 
 async fn audit_command(cmd: AuditCommand) -> anyhow::Result<ExitCode> {

@@ -9,7 +9,9 @@ use super::{AuditError, AuditEvent, Outcome, Record};
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use sqlx::{AnyConnection, AnyPool};
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 const ATTEMPTS: u32 = 8;
@@ -44,7 +46,7 @@ pub fn hash(prev_hash: &str, canonical: &str) -> String {
 }
 
 /// The chain head: the seq and hash the next event links to.
-async fn head(conn: &mut sqlx::SqliteConnection) -> Result<(i64, String), sqlx::Error> {
+async fn head(conn: &mut AnyConnection) -> Result<(i64, String), sqlx::Error> {
     if let Some(r) = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut *conn)
         .await?
@@ -60,7 +62,7 @@ async fn head(conn: &mut sqlx::SqliteConnection) -> Result<(i64, String), sqlx::
     )
 }
 
-async fn anchor(pool: &SqlitePool) -> Result<Option<(i64, String)>, sqlx::Error> {
+async fn anchor(pool: &AnyPool) -> Result<Option<(i64, String)>, sqlx::Error> {
     Ok(
         sqlx::query("SELECT seq, hash FROM audit_anchor WHERE one = 1")
             .fetch_optional(pool)
@@ -77,13 +79,22 @@ fn is_conflict(e: &sqlx::Error) -> bool {
 /// `BEGIN IMMEDIATE` transaction, which takes SQLite's write lock, so writers
 /// in other processes queue behind it. UNIQUE(seq), UNIQUE(prev_hash) are a
 /// second line of defence: a conflicting insert is retried on the new head.
-pub async fn append(pool: &SqlitePool, e: &AuditEvent) -> Result<Record, AuditError> {
+pub async fn append(pool: &AnyPool, e: &AuditEvent) -> Result<Record, AuditError> {
     let detail_text = serde_json::to_string(&e.detail)?;
     let text = canonical(e, &detail_text);
+    let pg = super::is_postgres(pool);
     let mut conn = pool.acquire().await?;
     for _ in 0..ATTEMPTS {
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        let res = insert_at_head(&mut conn, e, &detail_text, &text).await;
+        if pg {
+            // One writer at a time across every instance: a transaction-scoped advisory lock.
+            sqlx::query("BEGIN").execute(&mut *conn).await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(7272727)")
+                .execute(&mut *conn)
+                .await?;
+        } else {
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        }
+        let res = insert_at_head(&mut conn, pg, e, &detail_text, &text).await;
         match res {
             Ok(rec) => {
                 sqlx::query("COMMIT").execute(&mut *conn).await?;
@@ -101,7 +112,8 @@ pub async fn append(pool: &SqlitePool, e: &AuditEvent) -> Result<Record, AuditEr
 }
 
 async fn insert_at_head(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut AnyConnection,
+    pg: bool,
     e: &AuditEvent,
     detail_text: &str,
     text: &str,
@@ -109,30 +121,34 @@ async fn insert_at_head(
     let (last_seq, prev) = head(conn).await?;
     let h = hash(&prev, text);
     let seq = last_seq + 1;
-    sqlx::query(
-        "INSERT INTO audit_events (seq, id, time, time_ms, event, outcome, subject, source_ip, user_agent, request_id, idp, assertion_id, role_arn, access_key_id, reason, detail, prev_hash, hash) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(seq)
-    .bind(&e.id)
-    .bind(&e.time)
-    .bind(e.time_ms())
-    .bind(&e.event)
-    .bind(e.outcome.as_str())
-    .bind(&e.subject)
-    .bind(&e.source_ip)
-    .bind(&e.user_agent)
-    .bind(&e.request_id)
-    .bind(&e.idp)
-    .bind(&e.assertion_id)
-    .bind(&e.role_arn)
-    .bind(&e.access_key_id)
-    .bind(&e.reason)
-    .bind(detail_text)
-    .bind(&prev)
-    .bind(&h)
-    .execute(&mut *conn)
-    .await?;
+    let insert = "INSERT INTO audit_events (seq, id, time, time_ms, event, outcome, subject, source_ip, user_agent, request_id, idp, assertion_id, role_arn, access_key_id, reason, detail, prev_hash, hash) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let insert = if pg {
+        crate::store::numbered(insert)
+    } else {
+        insert.to_string()
+    };
+    sqlx::query(&insert)
+        .bind(seq)
+        .bind(&e.id)
+        .bind(&e.time)
+        .bind(e.time_ms())
+        .bind(&e.event)
+        .bind(e.outcome.as_str())
+        .bind(&e.subject)
+        .bind(&e.source_ip)
+        .bind(&e.user_agent)
+        .bind(&e.request_id)
+        .bind(&e.idp)
+        .bind(&e.assertion_id)
+        .bind(&e.role_arn)
+        .bind(&e.access_key_id)
+        .bind(&e.reason)
+        .bind(detail_text)
+        .bind(&prev)
+        .bind(&h)
+        .execute(&mut *conn)
+        .await?;
     Ok(Record {
         seq,
         event: e.clone(),
@@ -142,7 +158,7 @@ async fn insert_at_head(
 }
 
 /// Read a stored row back into a record (and the exact detail text).
-pub fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<(Record, String), sqlx::Error> {
+pub fn from_row(r: &AnyRow) -> Result<(Record, String), sqlx::Error> {
     let detail_text: String = r.try_get("detail")?;
     let detail = serde_json::from_str(&detail_text).unwrap_or_default();
     let outcome: String = r.try_get("outcome")?;
@@ -193,7 +209,7 @@ pub struct VerifyReport {
 }
 
 /// Walk the chain in seq order and check every link and every hash.
-pub async fn verify(pool: &SqlitePool) -> Result<VerifyReport, AuditError> {
+pub async fn verify(pool: &AnyPool) -> Result<VerifyReport, AuditError> {
     let anchor = anchor(pool).await?;
     let (mut expected_seq, mut expected_prev) = anchor
         .clone()

@@ -12,7 +12,7 @@ pub mod retention;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
@@ -107,10 +107,27 @@ pub enum AuditError {
     Contended(u32),
 }
 
+/// Whether the pool talks to PostgreSQL (else SQLite).
+pub fn is_postgres(pool: &AnyPool) -> bool {
+    pool.connect_options()
+        .database_url
+        .scheme()
+        .starts_with("postgres")
+}
+
+/// SQL written with `?` placeholders, in the pool's dialect.
+pub fn sql(pool: &AnyPool, s: &str) -> String {
+    if is_postgres(pool) {
+        crate::store::numbered(s)
+    } else {
+        s.to_string()
+    }
+}
+
 /// The audit trail: an append-only, hash-chained table in the store.
 #[derive(Clone)]
 pub struct Audit {
-    pool: SqlitePool,
+    pool: AnyPool,
     /// Serialises this process's appends (other processes are kept linear by
     /// the UNIQUE(prev_hash) constraint).
     head: Arc<Mutex<()>>,
@@ -124,7 +141,7 @@ impl std::fmt::Debug for Audit {
 }
 
 impl Audit {
-    pub fn new(pool: SqlitePool) -> Self {
+    pub fn new(pool: AnyPool) -> Self {
         Self {
             pool,
             head: Arc::new(Mutex::new(())),
@@ -132,7 +149,7 @@ impl Audit {
         }
     }
 
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 

@@ -5,11 +5,13 @@
 //! Every value reaches SQLite as a bound parameter; only fixed SQL fragments
 //! are concatenated.
 
+use super::sql as dialect;
 use super::{Outcome, Record};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use futures_util::Stream;
-use sqlx::sqlite::{SqliteArguments, SqliteRow};
-use sqlx::{Row, Sqlite, SqlitePool};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::AnyPool;
+use sqlx::{Any, Row};
 use std::collections::HashMap;
 
 #[cfg(test)]
@@ -208,12 +210,24 @@ fn where_clause(f: &Filter) -> (String, Vec<Value>) {
         add("outcome = ?", Value::Text(o.as_str().to_string()));
     }
     if let Some(t) = &f.text {
-        add("instr(lower(reason), lower(?)) > 0", Value::Text(t.clone()));
+        // LIKE with the user's text escaped: portable across SQLite and PostgreSQL.
+        let escaped: String = t
+            .to_lowercase()
+            .chars()
+            .flat_map(|c| match c {
+                '\\' | '%' | '_' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        add(
+            "lower(reason) LIKE ? ESCAPE '\\'",
+            Value::Text(format!("%{escaped}%")),
+        );
     }
     (sql, binds)
 }
 
-type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
+type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
 
 fn bind_all<'q>(mut q: Query<'q>, binds: &[Value]) -> Query<'q> {
     for b in binds {
@@ -226,7 +240,7 @@ fn bind_all<'q>(mut q: Query<'q>, binds: &[Value]) -> Query<'q> {
 }
 
 /// One row of `SELECT {COLUMNS}` as a [`Record`] (the chain's reader).
-fn record_from_row(row: &SqliteRow) -> Result<Record, sqlx::Error> {
+fn record_from_row(row: &AnyRow) -> Result<Record, sqlx::Error> {
     super::chain::from_row(row).map(|(record, _detail_text)| record)
 }
 
@@ -234,7 +248,7 @@ fn record_from_row(row: &SqliteRow) -> Result<Record, sqlx::Error> {
 /// `seq < before_seq` when given: the next page starts before the last
 /// `seq` of this one (keyset pagination, stable while events are appended).
 pub async fn page(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     filter: &Filter,
     before_seq: Option<i64>,
     limit: u32,
@@ -244,7 +258,10 @@ pub async fn page(
         sql.push_str(" AND seq < ?");
         binds.push(Value::Int(b));
     }
-    let sql = format!("SELECT {COLUMNS} FROM audit_events{sql} ORDER BY seq DESC LIMIT ?");
+    let sql = dialect(
+        pool,
+        &format!("SELECT {COLUMNS} FROM audit_events{sql} ORDER BY seq DESC LIMIT ?"),
+    );
     let q = bind_all(sqlx::query(&sql), &binds).bind(i64::from(limit.clamp(1, 1000)));
     q.fetch_all(pool)
         .await?
@@ -254,8 +271,11 @@ pub async fn page(
 }
 
 /// One event by its `id`.
-pub async fn get(pool: &SqlitePool, id: &str) -> Result<Option<Record>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM audit_events WHERE id = ?");
+pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<Record>, sqlx::Error> {
+    let sql = dialect(
+        pool,
+        &format!("SELECT {COLUMNS} FROM audit_events WHERE id = ?"),
+    );
     sqlx::query(&sql)
         .bind(id)
         .fetch_optional(pool)
@@ -267,7 +287,7 @@ pub async fn get(pool: &SqlitePool, id: &str) -> Result<Option<Record>, sqlx::Er
 
 /// Every matching event, oldest first, for export. See [`stream_owned`].
 pub fn stream<'a>(
-    pool: &'a SqlitePool,
+    pool: &'a AnyPool,
     filter: &'a Filter,
 ) -> impl Stream<Item = Result<Record, sqlx::Error>> + Send + 'a {
     stream_owned(pool.clone(), filter.clone())
@@ -280,11 +300,11 @@ pub fn stream<'a>(
 /// the newest `seq` when the first batch is read: events appended during
 /// the download are not included. `'static`, for `Body::from_stream`.
 pub fn stream_owned(
-    pool: SqlitePool,
+    pool: AnyPool,
     filter: Filter,
 ) -> impl Stream<Item = Result<Record, sqlx::Error>> + Send + 'static {
     struct Cursor {
-        pool: SqlitePool,
+        pool: AnyPool,
         filter: Filter,
         after: i64,
         upto: Option<i64>,
@@ -323,7 +343,7 @@ pub fn stream_owned(
 }
 
 async fn next_batch(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     filter: &Filter,
     after: i64,
     upto: &mut Option<i64>,
@@ -342,7 +362,10 @@ async fn next_batch(
     sql.push_str(" AND seq > ? AND seq <= ?");
     binds.push(Value::Int(after));
     binds.push(Value::Int(limit));
-    let sql = format!("SELECT {COLUMNS} FROM audit_events{sql} ORDER BY seq ASC LIMIT ?");
+    let sql = dialect(
+        pool,
+        &format!("SELECT {COLUMNS} FROM audit_events{sql} ORDER BY seq ASC LIMIT ?"),
+    );
     let q = bind_all(sqlx::query(&sql), &binds).bind(STREAM_BATCH);
     let rows = q.fetch_all(pool).await?;
     rows.iter().map(record_from_row).collect()
@@ -361,7 +384,7 @@ pub struct Bucket {
 /// filter's time range; an open end of the range is closed at the first or
 /// last matching event. Empty when no event matches an open range.
 pub async fn histogram(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     filter: &Filter,
     buckets: usize,
 ) -> Result<Vec<Bucket>, sqlx::Error> {
@@ -370,7 +393,10 @@ pub async fn histogram(
     let (start, end) = match (filter.since, filter.until) {
         (Some(s), Some(u)) => (s.timestamp_millis(), u.timestamp_millis()),
         (since, until) => {
-            let range = format!("SELECT MIN(time_ms), MAX(time_ms) FROM audit_events{sql}");
+            let range = dialect(
+                pool,
+                &format!("SELECT MIN(time_ms), MAX(time_ms) FROM audit_events{sql}"),
+            );
             let row = bind_all(sqlx::query(&range), &binds)
                 .fetch_one(pool)
                 .await?;
@@ -406,9 +432,10 @@ pub async fn histogram(
         .collect();
     let grouped = format!(
         "SELECT (time_ms - ?) * ? / ? AS b, \
-         SUM(outcome = 'success'), SUM(outcome = 'failure') \
+         SUM(CASE WHEN outcome = 'success' THEN 1 ELSE 0 END), SUM(CASE WHEN outcome = 'failure' THEN 1 ELSE 0 END) \
          FROM audit_events{sql} AND time_ms >= ? AND time_ms < ? GROUP BY b"
     );
+    let grouped = dialect(pool, &grouped);
     let q = sqlx::query(&grouped).bind(start).bind(n).bind(span);
     let q = bind_all(q, &binds).bind(start).bind(end);
     for row in q.fetch_all(pool).await? {
@@ -429,7 +456,7 @@ fn from_ms(ms: i64) -> DateTime<Utc> {
 
 /// The event names present in the trail, sorted, for the filter's list.
 /// A store error is logged and gives an empty list (the page still works).
-pub async fn distinct_events(pool: &SqlitePool) -> Vec<String> {
+pub async fn distinct_events(pool: &AnyPool) -> Vec<String> {
     match sqlx::query_scalar("SELECT DISTINCT event FROM audit_events ORDER BY event")
         .fetch_all(pool)
         .await

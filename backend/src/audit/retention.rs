@@ -4,6 +4,7 @@
 
 use super::chain::from_row;
 use super::export::jsonl_line;
+use super::sql as dialect;
 use super::{Audit, AuditError, AuditEvent, Outcome};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -38,11 +39,14 @@ pub async fn archive_older_than(
     dir: &Path,
 ) -> Result<Option<ArchiveReport>, RetentionError> {
     let pool = audit.pool();
-    let last: Option<i64> = sqlx::query("SELECT MAX(seq) AS s FROM audit_events WHERE time_ms < ?")
-        .bind(cutoff.timestamp_millis())
-        .fetch_one(pool)
-        .await?
-        .try_get("s")?;
+    let last: Option<i64> = sqlx::query(&dialect(
+        pool,
+        "SELECT MAX(seq) AS s FROM audit_events WHERE time_ms < ?",
+    ))
+    .bind(cutoff.timestamp_millis())
+    .fetch_one(pool)
+    .await?
+    .try_get("s")?;
     let Some(last) = last else { return Ok(None) };
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -59,9 +63,11 @@ pub async fn archive_older_than(
     let mut last_hash = String::new();
     {
         use futures_util::TryStreamExt;
-        let mut rows = sqlx::query("SELECT * FROM audit_events WHERE seq <= ? ORDER BY seq")
-            .bind(last)
-            .fetch(pool);
+        let select = dialect(
+            pool,
+            "SELECT * FROM audit_events WHERE seq <= ? ORDER BY seq",
+        );
+        let mut rows = sqlx::query(&select).bind(last).fetch(pool);
         while let Some(row) = rows.try_next().await? {
             let (rec, _) = from_row(&row)?;
             out.write_all(jsonl_line(&rec).as_bytes())
@@ -73,14 +79,14 @@ pub async fn archive_older_than(
     out.flush().map_err(io(&file))?;
     out.get_ref().sync_all().map_err(io(&file))?;
     let mut tx = pool.begin().await?;
-    sqlx::query("INSERT INTO audit_anchor (one, seq, hash, archived_at, archive) VALUES (1, ?, ?, ?, ?) ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, archived_at = excluded.archived_at, archive = excluded.archive")
+    sqlx::query(&dialect(pool, "INSERT INTO audit_anchor (one, seq, hash, archived_at, archive) VALUES (1, ?, ?, ?, ?) ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, archived_at = excluded.archived_at, archive = excluded.archive"))
         .bind(last)
         .bind(&last_hash)
         .bind(Utc::now().to_rfc3339())
         .bind(file.display().to_string())
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM audit_events WHERE seq <= ?")
+    sqlx::query(&dialect(pool, "DELETE FROM audit_events WHERE seq <= ?"))
         .bind(last)
         .execute(&mut *tx)
         .await?;

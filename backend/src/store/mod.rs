@@ -1,17 +1,26 @@
 //! Server-side state: pending AuthnRequests, the replay cache and sessions.
-//! The backend is chosen by the storage URL scheme; this build has SQLite.
+//! The backend is chosen by the storage URL scheme: `sqlite://FILE` or
+//! `postgres://…`.
 //! Knows nothing of business rules.
 
 use chrono::{DateTime, Utc};
+use sqlx::any::AnyPoolOptions;
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::AnyPool;
 use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
-use tower_sessions_sqlx_store::SqliteStore as SqliteSessionStore;
+use tower_sessions_sqlx_store::{
+    PostgresStore as PostgresSessionStore, SqliteStore as SqliteSessionStore,
+};
+
+mod sessions;
+pub use sessions::Sessions;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("storage URL {0:?} is not supported; use sqlite://FILE")]
+    #[error("storage URL {0:?} is not supported; use sqlite://FILE or postgres://USER@HOST/DB")]
     Unsupported(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
@@ -28,48 +37,114 @@ pub struct Pending {
     pub role_hint: Option<String>,
 }
 
+/// Which database a [`Store`] talks to.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    backend: Backend,
+    /// The same database through sqlx's `Any` driver, for the audit module,
+    /// whose SQL is written once for both engines.
+    any: AnyPool,
+}
+
+/// `?` placeholders in order, as PostgreSQL's `$1, $2, …`.
+pub fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl Store {
-    /// Open (creating the file when absent) the store named by `url`.
+    /// Open (creating a SQLite file when absent) the store named by `url`.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        if !url.starts_with("sqlite:") {
-            return Err(StoreError::Unsupported(url.to_string()));
+        sqlx::any::install_default_drivers();
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(opts)
+                .await?;
+            let any = AnyPoolOptions::new()
+                .max_connections(4)
+                .connect(url)
+                .await?;
+            return Ok(Self {
+                backend: Backend::Sqlite(pool),
+                any,
+            });
         }
-        let opts = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(opts)
-            .await?;
-        Ok(Self { pool })
+        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(url)
+                .await?;
+            let any = AnyPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(url)
+                .await?;
+            return Ok(Self {
+                backend: Backend::Postgres(pool),
+                any,
+            });
+        }
+        Err(StoreError::Unsupported(url.to_string()))
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
     }
 
     /// Create or upgrade the schema (ours and the session store's).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&self.pool)
-            .await?;
+        match &self.backend {
+            Backend::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+            Backend::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
+        }
         self.sessions().migrate().await?;
         Ok(())
     }
 
-    pub fn sessions(&self) -> SqliteSessionStore {
-        SqliteSessionStore::new(self.pool.clone())
+    pub fn sessions(&self) -> Sessions {
+        match &self.backend {
+            Backend::Sqlite(p) => Sessions::Sqlite(SqliteSessionStore::new(p.clone())),
+            Backend::Postgres(p) => Sessions::Postgres(PostgresSessionStore::new(p.clone())),
+        }
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// The `Any` pool (audit module).
+    pub fn any(&self) -> &AnyPool {
+        &self.any
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(&self.any).await?;
         Ok(())
+    }
+
+    fn sql(&self, s: &str) -> String {
+        if self.is_postgres() {
+            numbered(s)
+        } else {
+            s.to_string()
+        }
     }
 
     pub async fn put_pending(
@@ -79,14 +154,15 @@ impl Store {
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO pending_requests (relay_state, request_id, return_to, role_hint, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
+        let sql = self.sql("INSERT INTO pending_requests (relay_state, request_id, return_to, role_hint, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)");
+        sqlx::query(&sql)
             .bind(relay_state)
             .bind(&pending.request_id)
             .bind(&pending.return_to)
             .bind(&pending.role_hint)
             .bind(now.timestamp())
             .bind(expires.timestamp())
-            .execute(&self.pool)
+            .execute(&self.any)
             .await?;
         Ok(())
     }
@@ -97,9 +173,10 @@ impl Store {
         relay_state: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Pending>, StoreError> {
-        let row = sqlx::query("DELETE FROM pending_requests WHERE relay_state = ? RETURNING request_id, return_to, role_hint, expires_at")
+        let sql = self.sql("DELETE FROM pending_requests WHERE relay_state = ? RETURNING request_id, return_to, role_hint, expires_at");
+        let row = sqlx::query(&sql)
             .bind(relay_state)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.any)
             .await?;
         Ok(row.and_then(|r| {
             let expires: i64 = r.get("expires_at");
@@ -112,39 +189,40 @@ impl Store {
     }
 
     /// Record an accepted assertion id. Returns false when it was already
-    /// seen and is still remembered (a replay).
+    /// seen and is still remembered (a replay). One statement, so two
+    /// instances racing on the same id cannot both win.
     pub async fn remember_assertion(
         &self,
         assertion_id: &str,
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let sql = self.sql(
             "INSERT INTO replay_cache (assertion_id, expires_at) VALUES (?, ?) \
              ON CONFLICT (assertion_id) DO UPDATE SET expires_at = excluded.expires_at \
              WHERE replay_cache.expires_at <= ?",
-        )
-        .bind(assertion_id)
-        .bind(until.timestamp())
-        .bind(now.timestamp())
-        .execute(&self.pool)
-        .await?;
+        );
+        let done = sqlx::query(&sql)
+            .bind(assertion_id)
+            .bind(until.timestamp())
+            .bind(now.timestamp())
+            .execute(&self.any)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Delete expired pending requests and replay entries; returns rows removed.
     pub async fn sweep(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        let a = sqlx::query("DELETE FROM pending_requests WHERE expires_at <= ?")
-            .bind(now.timestamp())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        let b = sqlx::query("DELETE FROM replay_cache WHERE expires_at <= ?")
-            .bind(now.timestamp())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(a + b)
+        let mut n = 0;
+        for table in ["pending_requests", "replay_cache"] {
+            let sql = self.sql(&format!("DELETE FROM {table} WHERE expires_at <= ?"));
+            n += sqlx::query(&sql)
+                .bind(now.timestamp())
+                .execute(&self.any)
+                .await?
+                .rows_affected();
+        }
+        Ok(n)
     }
 }
 

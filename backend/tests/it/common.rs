@@ -104,7 +104,10 @@ impl Drop for TempDir {
 /// A broker listening on a loopback port with its own SQLite file.
 #[allow(dead_code)]
 pub struct TestApp {
+    /// Where this instance listens (requests go here).
     pub base: String,
+    /// The public URL (ACS, entity id); equals `base` unless several instances share one.
+    pub public: String,
     pub state: saml_broker::web::AppState,
     pub dir: TempDir,
     pub idp_entity: String,
@@ -119,6 +122,12 @@ pub struct AppOptions {
     pub idp_initiated: bool,
     /// None: Cognito mode against moto with a fresh identity pool.
     pub aws: Option<saml_broker::config::AwsConfig>,
+    /// None: a SQLite file in the app's temporary directory.
+    pub storage_url: Option<String>,
+    /// None: the address the app listens on.
+    pub public_url: Option<String>,
+    /// None: a key file generated in the temporary directory.
+    pub session_key: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -131,6 +140,9 @@ impl Default for AppOptions {
             clock: None,
             idp_initiated: false,
             aws: None,
+            storage_url: None,
+            public_url: None,
+            session_key: None,
         }
     }
 }
@@ -160,8 +172,18 @@ impl TestApp {
             .metadata
             .unwrap_or_else(|| metadata_for(&opts.idp_entity, &opts.idp_sso, &[idp_key()]));
         std::fs::write(dir.0.join("idp.xml"), md).unwrap();
+        let public = opts.public_url.clone().unwrap_or_else(|| base.clone());
+        let storage = opts
+            .storage_url
+            .clone()
+            .unwrap_or_else(|| "sqlite://broker.db".into());
+        let key = opts
+            .session_key
+            .as_ref()
+            .map(|k| format!("[session]\nkey = \"{k}\"\n"))
+            .unwrap_or_default();
         let toml = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\npublic_url = \"{base}\"\n[idp]\nmetadata_file = \"idp.xml\"\nallow_idp_initiated = {}\n[storage]\nurl = \"sqlite://broker.db\"\n[admin]\ngroups = [\"AWS-Broker-Admins\"]\n{}",
+            "[server]\nlisten = \"127.0.0.1:0\"\npublic_url = \"{public}\"\n[idp]\nmetadata_file = \"idp.xml\"\nallow_idp_initiated = {}\n[storage]\nurl = \"{storage}\"\n[admin]\ngroups = [\"AWS-Broker-Admins\"]\n{key}{}",
             opts.idp_initiated, opts.extra_toml
         );
         let mut cfg =
@@ -182,6 +204,7 @@ impl TestApp {
         tokio::spawn(async move { saml_broker::startup::serve(listener, s2).await });
         Self {
             base,
+            public,
             state,
             dir,
             idp_entity: opts.idp_entity,
@@ -189,11 +212,11 @@ impl TestApp {
     }
 
     pub fn acs(&self) -> String {
-        format!("{}/saml/acs", self.base)
+        format!("{}/saml/acs", self.public)
     }
 
     pub fn entity(&self) -> String {
-        format!("{}/saml/metadata", self.base)
+        format!("{}/saml/metadata", self.public)
     }
 
     /// A valid response for this app, answering `request_id` (None: unsolicited).
@@ -286,7 +309,12 @@ impl TestApp {
         if let Some(r) = relay {
             form.push(("RelayState", r.to_string()));
         }
-        client.post(self.acs()).form(&form).send().await.unwrap()
+        client
+            .post(format!("{}/saml/acs", self.base))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
     }
 }
 

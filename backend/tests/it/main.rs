@@ -11,4 +11,5 @@ mod common;
 mod http;
 mod interop;
 mod moto;
+mod postgres;
 mod xsw;

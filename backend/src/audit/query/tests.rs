@@ -3,7 +3,6 @@
 use super::*;
 use crate::audit::{Audit, AuditEvent};
 use futures_util::TryStreamExt;
-use sqlx::sqlite::SqlitePoolOptions;
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -18,15 +17,17 @@ fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 
 /// A fresh in-memory trail (one connection: each in-memory connection is its own database).
 async fn trail() -> Audit {
-    let pool = SqlitePoolOptions::new()
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
         .max_connections(1)
         .connect("sqlite::memory:")
         .await
         .unwrap();
-    sqlx::migrate!("./migrations/sqlite")
-        .run(&pool)
-        .await
-        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    for m in sqlx::migrate!("./migrations/sqlite").iter() {
+        sqlx::raw_sql(&m.sql).execute(&mut *conn).await.unwrap();
+    }
+    drop(conn);
     Audit::new(pool)
 }
 
