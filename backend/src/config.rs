@@ -211,6 +211,8 @@ pub struct SessionConfig {
     pub key: Option<Secret>,
     /// Defaults to `session.key` next to the configuration file.
     pub key_file: Option<PathBuf>,
+    /// A Secrets Manager secret whose value is the base64 key (Lambda, containers on AWS).
+    pub key_secret_arn: Option<String>,
     #[serde(default = "default_idle", deserialize_with = "de_u64")]
     pub idle_timeout_seconds: u64,
     #[serde(default = "default_absolute", deserialize_with = "de_u64")]
@@ -222,6 +224,7 @@ impl Default for SessionConfig {
         Self {
             key: None,
             key_file: None,
+            key_secret_arn: None,
             idle_timeout_seconds: default_idle(),
             absolute_timeout_seconds: default_absolute(),
         }

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod devidp;
 pub mod exchange;
+pub mod lambda;
 pub mod policy;
 pub mod saml;
 pub mod startup;

@@ -236,11 +236,42 @@ fn load_config(path: &Path) -> anyhow::Result<Config> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if saml_broker::lambda::in_lambda() {
+        return lambda_main().await;
+    }
     let cli = Cli::parse();
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Under AWS Lambda: configuration from `BROKER_…` environment variables (or
+/// the file named by `BROKER_CONFIG`), the same Router through lambda_http.
+async fn lambda_main() -> ExitCode {
+    let path = std::env::var("BROKER_CONFIG").unwrap_or_else(|_| "/var/task/broker.toml".into());
+    let cfg = match load_config(Path::new(&path)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_tracing(true);
+    let state = match saml_broker::startup::prepare(cfg, Arc::new(SystemClock)).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    match saml_broker::lambda::run(state).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "lambda runtime stopped");
             ExitCode::FAILURE
         }
     }

@@ -35,9 +35,16 @@ pub async fn prepare_with(
             anyhow::bail!("{key}: aws.mode = \"cognito\" cannot pass a session policy (GetCredentialsForIdentity has no policy parameter); use aws.mode = \"sts-saml\" or remove it");
         }
     }
-    let cipher = match &config.session.key {
-        Some(k) => SessionCipher::from_base64(k.expose()).context("session.key")?,
-        None => {
+    let cipher = match (&config.session.key, &config.session.key_secret_arn) {
+        (Some(k), _) => SessionCipher::from_base64(k.expose()).context("session.key")?,
+        (None, Some(arn)) => {
+            let key = secret_value(&config, arn)
+                .await
+                .context("session.key_secret_arn")?;
+            SessionCipher::from_base64(key.expose())
+                .context("session.key_secret_arn: the secret must hold a base64 32-byte key")?
+        }
+        (None, None) => {
             let path = config.resolve_path(
                 config
                     .session
@@ -115,6 +122,35 @@ pub async fn prepare_with(
         .await
         .context("writing the config.loaded audit event (the audit trail must be writable)")?;
     Ok(state)
+}
+
+/// Read a Secrets Manager secret with the default AWS credentials (the
+/// Lambda function's role, or the instance's).
+async fn secret_value(config: &Config, arn: &str) -> anyhow::Result<crate::config::Secret> {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(config.aws.region.clone()))
+        .http_client(http)
+        .load()
+        .await;
+    let out = aws_sdk_secretsmanager::Client::new(&sdk)
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "GetSecretValue {arn}: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            )
+        })?;
+    out.secret_string
+        .map(crate::config::Secret::new)
+        .ok_or_else(|| anyhow::anyhow!("secret {arn} has no SecretString"))
 }
 
 /// Serve until ctrl-c / SIGTERM. Sweeps expired store rows every minute,

@@ -10,6 +10,7 @@ mod checks;
 mod common;
 mod http;
 mod interop;
+mod lambda;
 mod moto;
 mod postgres;
 mod xsw;
