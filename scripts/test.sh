@@ -7,6 +7,8 @@ bash scripts/setup.sh
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+log "cfn-lint template.yaml"
+.venv/bin/cfn-lint template.yaml
 log "frontend unit tests (node --test)"
 npm test --prefix frontend --silent
 log "cargo fmt --check"

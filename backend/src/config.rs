@@ -449,7 +449,8 @@ impl Config {
             .parse()
             .map_err(|e: toml::de::Error| parse_err(e.to_string()))?;
         for (k, v) in env {
-            let Some(rest) = k.strip_prefix("BROKER_") else {
+            // BROKER_CONFIG names the file (Lambda); it is not a key.
+            let Some(rest) = k.strip_prefix("BROKER_").filter(|_| k != "BROKER_CONFIG") else {
                 continue;
             };
             let keys: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();

@@ -115,8 +115,18 @@ async fn open_audit(config: &Path) -> anyhow::Result<(Config, saml_broker::audit
 async fn audit_command(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         AuditCommand::Verify { config } => {
-            let (_, audit) = open_audit(&config).await?;
-            let r = audit.verify().await?;
+            // Exit 1 means a broken chain; 2 means the check could not run.
+            let r = match open_audit(&config).await {
+                Ok((_, audit)) => audit.verify().await.map_err(anyhow::Error::from),
+                Err(e) => Err(e),
+            };
+            let r = match r {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: the audit chain could not be checked: {e:#}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
             match r.broken {
                 None => {
                     let anchor = r

@@ -210,9 +210,14 @@ async fn credentials_get(
         .current
         .as_ref()
         .ok_or_else(|| ApiError::internal(&rid.0, "no current role after refresh"))?;
-    let creds = ctx
-        .credentials(cur)
-        .map_err(|e| issue_error(&rid, e, "", "/"))?;
+    let creds = match ctx.credentials(cur) {
+        Ok(c) => c,
+        Err(e) => {
+            // Unreadable (the session key changed): end the session, ask for a sign-in.
+            let _ = session.flush().await;
+            return Err(issue_error(&rid, e, &cur.role_arn, "/"));
+        }
+    };
     Ok(no_store(Json(CredentialsJson {
         version: 1,
         access_key_id: creds.access_key_id,

@@ -54,10 +54,12 @@ impl Ctx<'_> {
             .as_ref()
             .filter(|_| now < data.assertion_valid_until)
             .ok_or(IssueError::NeedsSignIn)?;
-        let saml = state
-            .cipher
-            .open(sealed, AAD_ASSERTION)
-            .map_err(|e| IssueError::Internal(e.to_string()))?;
+        // A value sealed under another key (the session key was rotated) cannot
+        // be opened: a fresh sign-in is the way forward, not an error page.
+        let saml = state.cipher.open(sealed, AAD_ASSERTION).map_err(|e| {
+            tracing::warn!(error = %e, "sealed assertion unreadable (session key rotated?)");
+            IssueError::NeedsSignIn
+        })?;
         let saml = String::from_utf8(saml).map_err(|e| IssueError::Internal(e.to_string()))?;
         let req = ExchangeRequest {
             saml_response: Secret::new(saml),
@@ -138,7 +140,10 @@ impl Ctx<'_> {
             .state
             .cipher
             .open(&current.sealed_credentials, AAD_CREDENTIALS)
-            .map_err(|e| IssueError::Internal(e.to_string()))?;
+            .map_err(|e| {
+                tracing::warn!(error = %e, "sealed credentials unreadable (session key rotated?)");
+                IssueError::NeedsSignIn
+            })?;
         serde_json::from_slice(&plain).map_err(|e| IssueError::Internal(e.to_string()))
     }
 }

@@ -338,3 +338,31 @@ async fn a_pool_is_created_in_moto() {
     let id = identity_pool(PROVIDER).await;
     assert!(id.starts_with("us-east-1:"), "{id}");
 }
+
+#[tokio::test]
+async fn a_rotated_session_key_asks_for_a_new_sign_in_instead_of_failing() {
+    let a = TestApp::spawn(AppOptions {
+        session_key: Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into()),
+        ..Default::default()
+    })
+    .await;
+    let c = client();
+    assert_eq!(
+        a.sign_in(&c, "alice@example.com", &[DEV]).await.status(),
+        303
+    );
+    // The same store, served with a new key (the operator rotated it).
+    let b = TestApp::spawn(AppOptions {
+        storage_url: Some(format!("sqlite://{}", a.dir.0.join("broker.db").display())),
+        session_key: Some("ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=".into()),
+        public_url: Some(a.public.clone()),
+        aws: Some(a.state.config.aws.clone()),
+        ..Default::default()
+    })
+    .await;
+    let (status, body) = b.get_json(&c, "/api/credentials").await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"], "sign_in_required");
+    let (status, _) = b.get_json(&c, "/api/session").await;
+    assert_eq!(status, 401, "the session ended");
+}
