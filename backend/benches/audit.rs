@@ -41,7 +41,7 @@ async fn run() {
         .await
         .expect("open");
     store.migrate().await.expect("migrate");
-    let pool = store.any();
+    let pool = store.any().expect("a SQL store");
 
     let t = Instant::now();
     let start = Utc::now() - Duration::days(90);

@@ -564,10 +564,10 @@ impl Config {
             return Err(invalid("aws.max_attempts", "between 1 and 10"));
         }
         let scheme = self.storage.url.split(':').next().unwrap_or_default();
-        if !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
+        if !matches!(scheme, "sqlite" | "postgres" | "postgresql" | "dynamodb") {
             return Err(invalid(
                 "storage.url",
-                format!("scheme {scheme:?} is not supported; use sqlite://FILE or postgres://USER@HOST/DB"),
+                format!("scheme {scheme:?} is not supported; use sqlite://FILE, postgres://USER@HOST/DB or dynamodb://TABLE_PREFIX"),
             ));
         }
         if self.session.idle_timeout_seconds < 60

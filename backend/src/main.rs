@@ -107,9 +107,12 @@ enum ExportFormat {
 
 async fn open_audit(config: &Path) -> anyhow::Result<(Config, saml_broker::audit::Audit)> {
     let cfg = load_config(config)?;
-    let store = saml_broker::store::Store::open(&cfg.storage_url()).await?;
-    store.migrate().await?;
-    Ok((cfg, saml_broker::audit::Audit::new(store.any().clone())))
+    let store = saml_broker::store::Store::open_with(&cfg.storage_url(), &cfg.aws).await?;
+    if store.migrates_on_start() {
+        store.migrate().await?;
+    }
+    let audit = store.audit();
+    Ok((cfg, audit))
 }
 
 async fn audit_command(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
@@ -205,7 +208,7 @@ async fn export(
         out.write_all(export::CSV_HEADER.as_bytes())?;
     }
     let mut n = 0u64;
-    let mut rows = std::pin::pin!(query::stream(audit.pool(), &filter));
+    let mut rows = audit.stream(filter);
     while let Some(rec) = rows.try_next().await? {
         let line = match format {
             ExportFormat::Jsonl => export::jsonl_line(&rec),
@@ -380,7 +383,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate { config } => {
             let cfg = load_config(&config)?;
-            let store = saml_broker::store::Store::open(&cfg.storage_url()).await?;
+            let store = saml_broker::store::Store::open_with(&cfg.storage_url(), &cfg.aws).await?;
             store.migrate().await?;
             println!("store {} is up to date", cfg.storage.url);
         }

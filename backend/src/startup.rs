@@ -26,6 +26,16 @@ pub async fn prepare_with(
     clock: Arc<dyn Clock>,
     exchange: Option<Arc<dyn Exchange>>,
 ) -> anyhow::Result<AppState> {
+    prepare_parts(config, clock, exchange, None).await
+}
+
+/// Like [`prepare`], with an exchange and/or a store of the caller's (tests).
+pub async fn prepare_parts(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    exchange: Option<Arc<dyn Exchange>>,
+    store: Option<Store>,
+) -> anyhow::Result<AppState> {
     let policy = Policy::from_table(&config.policy, &config.base_dir).context("[policy]")?;
     for warning in policy.lint() {
         tracing::warn!(%warning, "policy");
@@ -69,10 +79,15 @@ pub async fn prepare_with(
     if config.idp.allow_sha1 {
         tracing::warn!("idp.allow_sha1 = true: RSA-SHA1 signatures and SHA-1 digests are accepted");
     }
-    let store = Store::open(&config.storage_url())
-        .await
-        .with_context(|| format!("opening storage.url {}", config.storage.url))?;
-    store.migrate().await.context("migrating the store")?;
+    let store = match store {
+        Some(s) => s,
+        None => Store::open_with(&config.storage_url(), &config.aws)
+            .await
+            .with_context(|| format!("opening storage.url {}", config.storage.url))?,
+    };
+    if store.migrates_on_start() {
+        store.migrate().await.context("migrating the store")?;
+    }
     let settings = VerifySettings {
         sp_entity_id: config.sp_entity_id(),
         acs_url: config.acs_url(),

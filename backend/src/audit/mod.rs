@@ -6,6 +6,7 @@
 //! fail closed when [`Audit::record`] returns an error.
 
 pub mod chain;
+pub mod dynamo;
 pub mod export;
 pub mod query;
 pub mod retention;
@@ -105,6 +106,8 @@ pub enum AuditError {
     Store(#[from] sqlx::Error),
     #[error("audit chain head moved {0} times in a row; giving up")]
     Contended(u32),
+    #[error("audit store (DynamoDB): {0}")]
+    Dynamo(String),
 }
 
 /// Whether the pool talks to PostgreSQL (else SQLite).
@@ -124,12 +127,22 @@ pub fn sql(pool: &AnyPool, s: &str) -> String {
     }
 }
 
+/// Where the trail lives.
+#[derive(Clone)]
+enum Backend {
+    /// SQLite or PostgreSQL, through sqlx's `Any` driver.
+    Sql(AnyPool),
+    /// DynamoDB (the serverless deployment).
+    Dynamo(dynamo::DynamoAudit),
+}
+
 /// The audit trail: an append-only, hash-chained table in the store.
 #[derive(Clone)]
 pub struct Audit {
-    pool: AnyPool,
+    backend: Backend,
     /// Serialises this process's appends (other processes are kept linear by
-    /// the UNIQUE(prev_hash) constraint).
+    /// the database: a write lock and UNIQUE constraints, or DynamoDB's
+    /// conditional transaction on the chain head).
     head: Arc<Mutex<()>>,
     status: Arc<std::sync::Mutex<ChainStatus>>,
 }
@@ -140,17 +153,36 @@ impl std::fmt::Debug for Audit {
     }
 }
 
+fn dyn_err(e: crate::store::dynamo::DynamoError) -> AuditError {
+    match e {
+        crate::store::dynamo::DynamoError::Contended(n) => AuditError::Contended(n),
+        other => AuditError::Dynamo(other.to_string()),
+    }
+}
+
 impl Audit {
     pub fn new(pool: AnyPool) -> Self {
+        Self::with(Backend::Sql(pool))
+    }
+
+    pub fn dynamo(d: dynamo::DynamoAudit) -> Self {
+        Self::with(Backend::Dynamo(d))
+    }
+
+    fn with(backend: Backend) -> Self {
         Self {
-            pool,
+            backend,
             head: Arc::new(Mutex::new(())),
             status: Arc::new(std::sync::Mutex::new(ChainStatus::NotChecked)),
         }
     }
 
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
+    /// The SQL pool, when the trail is in SQLite or PostgreSQL.
+    pub fn sql_pool(&self) -> Option<&AnyPool> {
+        match &self.backend {
+            Backend::Sql(p) => Some(p),
+            Backend::Dynamo(_) => None,
+        }
     }
 
     /// Append `event` to the chain and log it. An error means the event is
@@ -158,7 +190,14 @@ impl Audit {
     pub async fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
         let line = serde_json::to_string(&event)?;
         let _guard = self.head.lock().await;
-        chain::append(&self.pool, &event).await?;
+        match &self.backend {
+            Backend::Sql(p) => {
+                chain::append(p, &event).await?;
+            }
+            Backend::Dynamo(d) => {
+                d.append(&event).await.map_err(dyn_err)?;
+            }
+        }
         tracing::info!(target: "audit", event = %event.event, outcome = event.outcome.as_str(), "{line}");
         Ok(())
     }
@@ -173,10 +212,66 @@ impl Audit {
 
     /// Verify the whole chain now and remember the result.
     pub async fn verify(&self) -> Result<VerifyReport, AuditError> {
-        let report = chain::verify(&self.pool).await?;
+        let report = match &self.backend {
+            Backend::Sql(p) => chain::verify(p).await?,
+            Backend::Dynamo(d) => d.verify().await.map_err(dyn_err)?,
+        };
         if let Ok(mut s) = self.status.lock() {
             *s = ChainStatus::from_report(&report, Utc::now());
         }
         Ok(report)
+    }
+
+    /// A page of events, newest first (keyset pagination on `seq`).
+    pub async fn page(
+        &self,
+        f: &query::Filter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Record>, AuditError> {
+        match &self.backend {
+            Backend::Sql(p) => Ok(query::page(p, f, before, limit).await?),
+            Backend::Dynamo(d) => d.page(f, before, limit).await.map_err(dyn_err),
+        }
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<Record>, AuditError> {
+        match &self.backend {
+            Backend::Sql(p) => Ok(query::get(p, id).await?),
+            Backend::Dynamo(d) => d.get(id).await.map_err(dyn_err),
+        }
+    }
+
+    pub async fn histogram(
+        &self,
+        f: &query::Filter,
+        buckets: usize,
+    ) -> Result<Vec<query::Bucket>, AuditError> {
+        match &self.backend {
+            Backend::Sql(p) => Ok(query::histogram(p, f, buckets).await?),
+            Backend::Dynamo(d) => d.histogram(f, buckets).await.map_err(dyn_err),
+        }
+    }
+
+    pub async fn distinct_events(&self) -> Vec<String> {
+        match &self.backend {
+            Backend::Sql(p) => query::distinct_events(p).await,
+            Backend::Dynamo(d) => d.distinct_events().await,
+        }
+    }
+
+    /// Every matching event, oldest first, streamed.
+    pub fn stream(
+        &self,
+        f: query::Filter,
+    ) -> std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Record, AuditError>> + Send>>
+    {
+        use futures_util::StreamExt;
+        match &self.backend {
+            Backend::Sql(p) => {
+                Box::pin(query::stream_owned(p.clone(), f).map(|r| r.map_err(AuditError::from)))
+            }
+            Backend::Dynamo(d) => Box::pin(d.stream(&f).map(|r| r.map_err(dyn_err))),
+        }
     }
 }

@@ -25,6 +25,8 @@ pub enum RetentionError {
     Audit(#[from] AuditError),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("retention is not available for the DynamoDB store; archive with `saml-broker audit export` and DynamoDB's own tools")]
+    Unsupported,
     #[error("writing the archive {path}: {source}")]
     Io {
         path: PathBuf,
@@ -38,7 +40,9 @@ pub async fn archive_older_than(
     cutoff: DateTime<Utc>,
     dir: &Path,
 ) -> Result<Option<ArchiveReport>, RetentionError> {
-    let pool = audit.pool();
+    let Some(pool) = audit.sql_pool() else {
+        return Err(RetentionError::Unsupported);
+    };
     let last: Option<i64> = sqlx::query(&dialect(
         pool,
         "SELECT MAX(seq) AS s FROM audit_events WHERE time_ms < ?",

@@ -15,6 +15,7 @@ use tower_sessions_sqlx_store::{
     PostgresStore as PostgresSessionStore, SqliteStore as SqliteSessionStore,
 };
 
+pub mod dynamo;
 mod sessions;
 pub use sessions::Sessions;
 
@@ -24,8 +25,14 @@ pub enum StoreError {
     Unsupported(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("DynamoDB: {0}")]
+    Dynamo(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+fn dyn_err(e: dynamo::DynamoError) -> StoreError {
+    StoreError::Dynamo(e.to_string())
 }
 
 /// A pending SP-initiated login.
@@ -42,14 +49,15 @@ pub struct Pending {
 pub enum Backend {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+    Dynamo(dynamo::DynamoStore),
 }
 
 #[derive(Clone, Debug)]
 pub struct Store {
     backend: Backend,
-    /// The same database through sqlx's `Any` driver, for the audit module,
-    /// whose SQL is written once for both engines.
-    any: AnyPool,
+    /// The same database through sqlx's `Any` driver (SQL backends), for the
+    /// audit module, whose SQL is written once for both engines.
+    any: Option<AnyPool>,
 }
 
 /// `?` placeholders in order, as PostgreSQL's `$1, $2, …`.
@@ -68,7 +76,18 @@ pub fn numbered(sql: &str) -> String {
 }
 
 impl Store {
-    /// Open (creating a SQLite file when absent) the store named by `url`.
+    /// Open the store named by `url`, including `dynamodb://<prefix>` (which
+    /// uses the default AWS credentials and `aws.region` / `aws.endpoint_url`).
+    pub async fn open_with(url: &str, aws: &crate::config::AwsConfig) -> Result<Self, StoreError> {
+        if url.starts_with("dynamodb:") {
+            let prefix = dynamo::table_prefix(url).map_err(dyn_err)?;
+            let sdk = crate::exchange::sdk_config_with_credentials(aws).await;
+            return Ok(Self::dynamo(dynamo::DynamoStore::new(&sdk, prefix).await));
+        }
+        Self::open(url).await
+    }
+
+    /// Open (creating a SQLite file when absent) the SQL store named by `url`.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         if url.starts_with("sqlite:") {
@@ -86,7 +105,7 @@ impl Store {
                 .await?;
             return Ok(Self {
                 backend: Backend::Sqlite(pool),
-                any,
+                any: Some(any),
             });
         }
         if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -102,7 +121,7 @@ impl Store {
                 .await?;
             return Ok(Self {
                 backend: Backend::Postgres(pool),
-                any,
+                any: Some(any),
             });
         }
         Err(StoreError::Unsupported(url.to_string()))
@@ -117,6 +136,10 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
             Backend::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
+            Backend::Dynamo(d) => {
+                d.create_tables().await.map_err(dyn_err)?;
+                return Ok(());
+            }
         }
         self.sessions().migrate().await?;
         Ok(())
@@ -126,20 +149,61 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(p) => Sessions::Sqlite(SqliteSessionStore::new(p.clone())),
             Backend::Postgres(p) => Sessions::Postgres(PostgresSessionStore::new(p.clone())),
+            Backend::Dynamo(d) => Sessions::Dynamo(d.sessions()),
         }
     }
 
     /// The `Any` pool (audit module).
-    pub fn any(&self) -> &AnyPool {
-        &self.any
+    pub fn any(&self) -> Option<&AnyPool> {
+        self.any.as_ref()
+    }
+
+    /// A store over DynamoDB tables (`dynamodb://<prefix>`).
+    pub fn dynamo(d: dynamo::DynamoStore) -> Self {
+        Self {
+            backend: Backend::Dynamo(d),
+            any: None,
+        }
+    }
+
+    /// Whether `serve` creates or upgrades the schema itself (SQL stores).
+    /// DynamoDB tables come from the deployment (template.yaml) or `migrate`.
+    pub fn migrates_on_start(&self) -> bool {
+        !matches!(self.backend, Backend::Dynamo(_))
+    }
+
+    /// The audit trail in this store.
+    pub fn audit(&self) -> crate::audit::Audit {
+        match (&self.backend, &self.any) {
+            (Backend::Dynamo(d), _) => crate::audit::Audit::dynamo(d.audit()),
+            (_, Some(p)) => crate::audit::Audit::new(p.clone()),
+            // `open` builds every SQL store with its Any pool.
+            (_, None) => unreachable!("a SQL store without its Any pool"),
+        }
+    }
+
+    fn pool(&self) -> Result<&AnyPool, StoreError> {
+        self.any
+            .as_ref()
+            .ok_or(StoreError::Unsupported("no SQL pool for this store".into()))
+    }
+
+    fn dynamo_store(&self) -> Option<&dynamo::DynamoStore> {
+        match &self.backend {
+            Backend::Dynamo(d) => Some(d),
+            _ => None,
+        }
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.any).await?;
+        if let Some(d) = self.dynamo_store() {
+            return d.ping().await.map_err(dyn_err);
+        }
+        sqlx::query("SELECT 1").execute(self.pool()?).await?;
         Ok(())
     }
 
-    fn sql(&self, s: &str) -> String {
+    fn dialect(&self, s: &str) -> String {
         if self.is_postgres() {
             numbered(s)
         } else {
@@ -154,7 +218,13 @@ impl Store {
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let sql = self.sql("INSERT INTO pending_requests (relay_state, request_id, return_to, role_hint, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)");
+        if let Some(d) = self.dynamo_store() {
+            return d
+                .put_pending(relay_state, pending, now, expires)
+                .await
+                .map_err(dyn_err);
+        }
+        let sql = self.dialect("INSERT INTO pending_requests (relay_state, request_id, return_to, role_hint, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)");
         sqlx::query(&sql)
             .bind(relay_state)
             .bind(&pending.request_id)
@@ -162,7 +232,7 @@ impl Store {
             .bind(&pending.role_hint)
             .bind(now.timestamp())
             .bind(expires.timestamp())
-            .execute(&self.any)
+            .execute(self.pool()?)
             .await?;
         Ok(())
     }
@@ -173,10 +243,13 @@ impl Store {
         relay_state: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Pending>, StoreError> {
-        let sql = self.sql("DELETE FROM pending_requests WHERE relay_state = ? RETURNING request_id, return_to, role_hint, expires_at");
+        if let Some(d) = self.dynamo_store() {
+            return d.take_pending(relay_state, now).await.map_err(dyn_err);
+        }
+        let sql = self.dialect("DELETE FROM pending_requests WHERE relay_state = ? RETURNING request_id, return_to, role_hint, expires_at");
         let row = sqlx::query(&sql)
             .bind(relay_state)
-            .fetch_optional(&self.any)
+            .fetch_optional(self.pool()?)
             .await?;
         Ok(row.and_then(|r| {
             let expires: i64 = r.get("expires_at");
@@ -197,7 +270,13 @@ impl Store {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let sql = self.sql(
+        if let Some(d) = self.dynamo_store() {
+            return d
+                .remember_assertion(assertion_id, until, now)
+                .await
+                .map_err(dyn_err);
+        }
+        let sql = self.dialect(
             "INSERT INTO replay_cache (assertion_id, expires_at) VALUES (?, ?) \
              ON CONFLICT (assertion_id) DO UPDATE SET expires_at = excluded.expires_at \
              WHERE replay_cache.expires_at <= ?",
@@ -206,19 +285,22 @@ impl Store {
             .bind(assertion_id)
             .bind(until.timestamp())
             .bind(now.timestamp())
-            .execute(&self.any)
+            .execute(self.pool()?)
             .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Delete expired pending requests and replay entries; returns rows removed.
     pub async fn sweep(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        if let Some(d) = self.dynamo_store() {
+            return d.sweep(now).await.map_err(dyn_err);
+        }
         let mut n = 0;
         for table in ["pending_requests", "replay_cache"] {
-            let sql = self.sql(&format!("DELETE FROM {table} WHERE expires_at <= ?"));
+            let sql = self.dialect(&format!("DELETE FROM {table} WHERE expires_at <= ?"));
             n += sqlx::query(&sql)
                 .bind(now.timestamp())
-                .execute(&self.any)
+                .execute(self.pool()?)
                 .await?
                 .rows_affected();
         }

@@ -10,6 +10,7 @@ use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 pub enum Sessions {
     Sqlite(SqliteStore),
     Postgres(PostgresStore),
+    Dynamo(super::dynamo::DynamoSessions),
 }
 
 impl Sessions {
@@ -17,6 +18,7 @@ impl Sessions {
         match self {
             Self::Sqlite(s) => s.migrate().await,
             Self::Postgres(s) => s.migrate().await,
+            Self::Dynamo(_) => Ok(()),
         }
     }
 }
@@ -27,24 +29,28 @@ impl SessionStore for Sessions {
         match self {
             Self::Sqlite(s) => s.create(record).await,
             Self::Postgres(s) => s.create(record).await,
+            Self::Dynamo(s) => s.create(record).await,
         }
     }
     async fn save(&self, record: &Record) -> Result<()> {
         match self {
             Self::Sqlite(s) => s.save(record).await,
             Self::Postgres(s) => s.save(record).await,
+            Self::Dynamo(s) => s.save(record).await,
         }
     }
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
         match self {
             Self::Sqlite(s) => s.load(id).await,
             Self::Postgres(s) => s.load(id).await,
+            Self::Dynamo(s) => s.load(id).await,
         }
     }
     async fn delete(&self, id: &Id) -> Result<()> {
         match self {
             Self::Sqlite(s) => s.delete(id).await,
             Self::Postgres(s) => s.delete(id).await,
+            Self::Dynamo(s) => s.delete(id).await,
         }
     }
 }

@@ -11,7 +11,7 @@ use super::app::current;
 use super::flow::Ctx;
 use super::session::SessionData;
 use super::{AppState, ClientInfo, PageError, RequestId};
-use crate::audit::query::{self, Filter, FILTER_KEYS};
+use crate::audit::query::{Filter, FILTER_KEYS};
 use crate::audit::{AuditEvent, ChainStatus, Outcome, Record};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -118,7 +118,7 @@ fn parse_filter(q: &HashMap<String, String>, rid: &RequestId) -> Result<Filter, 
     })
 }
 
-fn unavailable(rid: &RequestId) -> impl Fn(sqlx::Error) -> PageError + '_ {
+fn unavailable<E: std::fmt::Display>(rid: &RequestId) -> impl Fn(E) -> PageError + '_ {
     move |e| PageError::unavailable(&rid.0, e)
 }
 
@@ -264,8 +264,9 @@ async fn audit_get(
         .detail("before", before);
     record(&ctx, viewed).await?;
 
-    let pool = state.audit.pool();
-    let mut records = query::page(pool, &filter, before, PAGE_SIZE + 1)
+    let mut records = state
+        .audit
+        .page(&filter, before, PAGE_SIZE + 1)
         .await
         .map_err(unavailable(&rid))?;
     let more = records.len() > PAGE_SIZE as usize;
@@ -290,10 +291,12 @@ async fn audit_get(
             chart_filter.until = Some(newest + chrono::Duration::milliseconds(1));
         }
     }
-    let buckets = query::histogram(pool, &chart_filter, BUCKETS)
+    let buckets = state
+        .audit
+        .histogram(&chart_filter, BUCKETS)
         .await
         .map_err(unavailable(&rid))?;
-    let mut events = query::distinct_events(pool).await;
+    let mut events = state.audit.distinct_events().await;
     if let Some(e) = &filter.event {
         if !events.contains(e) {
             events.push(e.clone());

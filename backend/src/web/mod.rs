@@ -76,7 +76,7 @@ impl AppState {
             policy: p.policy,
             exchange: p.exchange,
             cipher: p.cipher,
-            audit: Audit::new(p.store.any().clone()),
+            audit: p.store.audit(),
             store: p.store,
             clock: p.clock,
             metrics: Metrics::default(),

@@ -8,7 +8,7 @@ use sqlx::Row;
 
 async fn events(app: &TestApp) -> Vec<(i64, String, String, Option<String>)> {
     sqlx::query("SELECT seq, event, outcome, access_key_id FROM audit_events ORDER BY seq")
-        .fetch_all(app.state.audit.pool())
+        .fetch_all(app.state.audit.sql_pool().unwrap())
         .await
         .unwrap()
         .iter()
@@ -27,7 +27,7 @@ async fn events(app: &TestApp) -> Vec<(i64, String, String, Option<String>)> {
 async fn drop_guards(audit: &Audit) {
     for t in ["audit_no_update", "audit_no_delete"] {
         sqlx::query(&format!("DROP TRIGGER {t}"))
-            .execute(audit.pool())
+            .execute(audit.sql_pool().unwrap())
             .await
             .unwrap();
     }
@@ -75,7 +75,7 @@ async fn every_decision_is_recorded_and_the_chain_verifies() {
     );
     // Never the secret or the assertion.
     let dump: Vec<String> = sqlx::query("SELECT * FROM audit_events")
-        .fetch_all(app.state.audit.pool())
+        .fetch_all(app.state.audit.sql_pool().unwrap())
         .await
         .unwrap()
         .iter()
@@ -104,7 +104,7 @@ async fn every_decision_is_recorded_and_the_chain_verifies() {
 #[tokio::test]
 async fn the_store_refuses_updates_and_deletes() {
     let app = seeded(3).await;
-    let pool = app.state.audit.pool();
+    let pool = app.state.audit.sql_pool().unwrap();
     assert!(
         sqlx::query("UPDATE audit_events SET subject = 'x' WHERE seq = 2")
             .execute(pool)
@@ -123,7 +123,7 @@ async fn an_updated_event_is_detected() {
     let app = seeded(5).await;
     drop_guards(&app.state.audit).await;
     sqlx::query("UPDATE audit_events SET subject = 'mallory' WHERE seq = 3")
-        .execute(app.state.audit.pool())
+        .execute(app.state.audit.sql_pool().unwrap())
         .await
         .unwrap();
     let b = app
@@ -143,7 +143,7 @@ async fn a_deleted_event_is_detected() {
     let app = seeded(5).await;
     drop_guards(&app.state.audit).await;
     sqlx::query("DELETE FROM audit_events WHERE seq = 3")
-        .execute(app.state.audit.pool())
+        .execute(app.state.audit.sql_pool().unwrap())
         .await
         .unwrap();
     let b = app
@@ -157,7 +157,7 @@ async fn a_deleted_event_is_detected() {
     assert_eq!(b.seq, 4);
     // Renumbering to hide the gap still breaks the link.
     sqlx::query("UPDATE audit_events SET seq = seq - 1 WHERE seq > 3")
-        .execute(app.state.audit.pool())
+        .execute(app.state.audit.sql_pool().unwrap())
         .await
         .unwrap();
     let b = app
@@ -176,7 +176,7 @@ async fn a_deleted_event_is_detected() {
 async fn reordered_events_are_detected() {
     let app = seeded(5).await;
     drop_guards(&app.state.audit).await;
-    let pool = app.state.audit.pool();
+    let pool = app.state.audit.sql_pool().unwrap();
     sqlx::query("UPDATE audit_events SET seq = 100 WHERE seq = 3")
         .execute(pool)
         .await
@@ -204,7 +204,7 @@ async fn reordered_events_are_detected() {
 async fn an_inserted_event_is_detected() {
     let app = seeded(5).await;
     drop_guards(&app.state.audit).await;
-    let pool = app.state.audit.pool();
+    let pool = app.state.audit.sql_pool().unwrap();
     // Make room after #2 and insert a forged event that links to #2 correctly.
     sqlx::query("UPDATE audit_events SET seq = seq + 1000 WHERE seq > 2")
         .execute(pool)
@@ -252,7 +252,7 @@ async fn concurrent_writers_keep_the_chain_linear() {
     // A second Audit over its own connection pool to the same file: another "process".
     let url = format!("sqlite://{}", app.dir.0.join("broker.db").display());
     let other = saml_broker::store::Store::open(&url).await.unwrap();
-    let other = Audit::new(other.any().clone());
+    let other = Audit::new(other.any().unwrap().clone());
     let mut tasks = Vec::new();
     for w in 0..4 {
         let a = if w % 2 == 0 {
@@ -282,7 +282,7 @@ async fn an_unwritable_audit_trail_refuses_the_login() {
     let app = TestApp::spawn(AppOptions::default()).await;
     // The trail becomes unwritable mid-test.
     sqlx::query("ALTER TABLE audit_events RENAME TO audit_events_gone")
-        .execute(app.state.audit.pool())
+        .execute(app.state.audit.sql_pool().unwrap())
         .await
         .unwrap();
     let c = client();
@@ -298,7 +298,7 @@ async fn an_unwritable_audit_trail_refuses_the_login() {
 #[tokio::test]
 async fn retention_archives_old_events_and_the_chain_still_verifies() {
     let app = seeded(10).await;
-    let pool = app.state.audit.pool();
+    let pool = app.state.audit.sql_pool().unwrap();
     let archive = app.dir.0.join("archive");
     // Archive everything older than the seventh event.
     let sixth: i64 = sqlx::query("SELECT time_ms FROM audit_events WHERE seq = 7")

@@ -162,7 +162,7 @@ async fn the_app_end_to_end_through_a_third_party_idp() {
     // What the browser did is in the audit trail, with the signed-in person.
     let rows: Vec<(String, Option<String>)> =
         sqlx::query_as("SELECT event, subject FROM audit_events ORDER BY seq")
-            .fetch_all(app.state.audit.pool())
+            .fetch_all(app.state.audit.sql_pool().unwrap())
             .await
             .unwrap();
     let carol = |e: &str| {

@@ -128,6 +128,8 @@ pub struct AppOptions {
     pub public_url: Option<String>,
     /// None: a key file generated in the temporary directory.
     pub session_key: Option<String>,
+    /// A store of the test's own (e.g. DynamoDB tables on moto); overrides `storage_url`.
+    pub store: Option<saml_broker::store::Store>,
 }
 
 impl Default for AppOptions {
@@ -143,6 +145,7 @@ impl Default for AppOptions {
             storage_url: None,
             public_url: None,
             session_key: None,
+            store: None,
         }
     }
 }
@@ -199,7 +202,9 @@ impl TestApp {
             Some(c) => c,
             None => Arc::new(SystemClock),
         };
-        let state = saml_broker::startup::prepare(cfg, clock).await.unwrap();
+        let state = saml_broker::startup::prepare_parts(cfg, clock, None, opts.store)
+            .await
+            .unwrap();
         let s2 = state.clone();
         tokio::spawn(async move { saml_broker::startup::serve(listener, s2).await });
         Self {

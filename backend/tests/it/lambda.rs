@@ -167,7 +167,7 @@ async fn the_binary_serves_the_router_under_the_lambda_runtime() {
             .unwrap();
     let ip: Option<String> =
         sqlx::query_scalar("SELECT source_ip FROM audit_events WHERE event = 'login.failed'")
-            .fetch_one(store.any())
+            .fetch_one(store.any().unwrap())
             .await
             .unwrap();
     assert_eq!(ip.as_deref(), Some("203.0.113.7"));

@@ -8,6 +8,7 @@ mod aws;
 mod browser;
 mod checks;
 mod common;
+mod dynamo;
 mod http;
 mod interop;
 mod lambda;

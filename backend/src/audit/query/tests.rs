@@ -178,7 +178,7 @@ fn query_string_round_trips() {
 #[tokio::test]
 async fn pages_are_newest_first_and_filtered() {
     let a = sample().await;
-    let pool = a.pool();
+    let pool = a.sql_pool().unwrap();
     let all = page(pool, &Filter::default(), None, 50).await.unwrap();
     assert_eq!(
         all.iter().map(|r| r.seq).collect::<Vec<_>>(),
@@ -240,7 +240,7 @@ async fn pages_are_newest_first_and_filtered() {
 #[tokio::test]
 async fn keyset_pages_cover_everything_once() {
     let a = sample().await;
-    let pool = a.pool();
+    let pool = a.sql_pool().unwrap();
     let first = page(pool, &Filter::default(), None, 2).await.unwrap();
     let second = page(pool, &Filter::default(), Some(first[1].seq), 2)
         .await
@@ -259,11 +259,19 @@ async fn keyset_pages_cover_everything_once() {
 #[tokio::test]
 async fn get_finds_one_event_with_its_hashes() {
     let a = sample().await;
-    let newest = page(a.pool(), &Filter::default(), None, 1).await.unwrap();
-    let r = get(a.pool(), &newest[0].event.id).await.unwrap().unwrap();
+    let newest = page(a.sql_pool().unwrap(), &Filter::default(), None, 1)
+        .await
+        .unwrap();
+    let r = get(a.sql_pool().unwrap(), &newest[0].event.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(r, newest[0]);
     assert_eq!(r.hash.len(), 64);
-    assert!(get(a.pool(), "no-such-id").await.unwrap().is_none());
+    assert!(get(a.sql_pool().unwrap(), "no-such-id")
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test]
@@ -282,7 +290,7 @@ async fn stream_is_oldest_first_across_batches() {
         )
         .await;
     }
-    let all: Vec<Record> = stream(a.pool(), &Filter::default())
+    let all: Vec<Record> = stream(a.sql_pool().unwrap(), &Filter::default())
         .try_collect()
         .await
         .unwrap();
@@ -292,7 +300,7 @@ async fn stream_is_oldest_first_across_batches() {
         subject: Some("carol".into()),
         ..Filter::default()
     };
-    let carol: Vec<Record> = stream_owned(a.pool().clone(), f)
+    let carol: Vec<Record> = stream_owned(a.sql_pool().unwrap().clone(), f)
         .try_collect()
         .await
         .unwrap();
@@ -306,7 +314,7 @@ async fn stream_is_oldest_first_across_batches() {
 async fn stream_stops_at_the_head_it_started_from() {
     let a = sample().await;
     let all = Filter::default();
-    let mut s = Box::pin(stream(a.pool(), &all));
+    let mut s = Box::pin(stream(a.sql_pool().unwrap(), &all));
     let first = s.try_next().await.unwrap().unwrap();
     assert_eq!(first.seq, 1);
     add(
@@ -329,7 +337,7 @@ async fn stream_stops_at_the_head_it_started_from() {
 #[tokio::test]
 async fn histogram_counts_per_bucket() {
     let a = sample().await;
-    let pool = a.pool();
+    let pool = a.sql_pool().unwrap();
     // Open range: from the first to the last matching event.
     let h = histogram(pool, &Filter::default(), 4).await.unwrap();
     assert_eq!(h.len(), 4);
@@ -374,7 +382,7 @@ async fn histogram_counts_per_bucket() {
 async fn distinct_events_are_sorted() {
     let a = sample().await;
     assert_eq!(
-        distinct_events(a.pool()).await,
+        distinct_events(a.sql_pool().unwrap()).await,
         vec![
             "credentials.issued",
             "login.failed",

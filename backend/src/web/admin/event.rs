@@ -4,7 +4,6 @@
 use super::{
     admin, chain_line, list_url, no_store, record, refused, segment, unavailable, Refused, LIST,
 };
-use crate::audit::query;
 use crate::audit::{Outcome, Record};
 use crate::web::flow::Ctx;
 use crate::web::{AppState, ClientInfo, RequestId};
@@ -95,10 +94,7 @@ pub(super) async fn audit_event_get(
         .detail("view", "event")
         .detail("event_id", id.clone());
     record(&ctx, viewed).await?;
-    let Some(r) = query::get(state.audit.pool(), &id)
-        .await
-        .map_err(unavailable(&rid))?
-    else {
+    let Some(r) = state.audit.get(&id).await.map_err(unavailable(&rid))? else {
         return Err(refused(
             StatusCode::NOT_FOUND,
             "Event not found",

@@ -3,7 +3,6 @@
 
 use super::{admin, parse_filter, query_map, record, Refused, LIST};
 use crate::audit::export::{csv_line, jsonl_line, CSV_HEADER};
-use crate::audit::query;
 use crate::audit::Outcome;
 use crate::web::flow::Ctx;
 use crate::web::{AppState, ClientInfo, RequestId};
@@ -80,7 +79,7 @@ async fn export(
     record(ctx, exported).await?;
 
     let rid = ctx.rid.0.clone();
-    let lines = query::stream_owned(ctx.state.audit.pool().clone(), filter).map(move |r| {
+    let lines = ctx.state.audit.stream(filter).map(move |r| {
         r.map(|r| match format {
             Format::Jsonl => jsonl_line(&r),
             Format::Csv => csv_line(&r),
@@ -94,7 +93,7 @@ async fn export(
         .chain(lines)
         .ready_chunks(256)
         .map(move |chunk| {
-            let text: Result<String, sqlx::Error> = chunk.into_iter().collect();
+            let text: Result<String, crate::audit::AuditError> = chunk.into_iter().collect();
             text.map_err(|e| {
                 tracing::error!(request_id = %rid, error = %e, "audit export aborted");
                 e
