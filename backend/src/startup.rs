@@ -142,16 +142,7 @@ pub async fn prepare_parts(
 /// Read a Secrets Manager secret with the default AWS credentials (the
 /// Lambda function's role, or the instance's).
 async fn secret_value(config: &Config, arn: &str) -> anyhow::Result<crate::config::Secret> {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(config.aws.region.clone()))
-        .http_client(http)
-        .load()
-        .await;
+    let sdk = crate::exchange::sdk_config_with_credentials(&config.aws).await;
     let out = aws_sdk_secretsmanager::Client::new(&sdk)
         .get_secret_value()
         .secret_id(arn)

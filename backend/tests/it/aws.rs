@@ -366,3 +366,67 @@ async fn a_rotated_session_key_asks_for_a_new_sign_in_instead_of_failing() {
     let (status, _) = b.get_json(&c, "/api/session").await;
     assert_eq!(status, 401, "the session ended");
 }
+
+/// A loopback STS that enforces a role's MaxSessionDuration of one hour
+/// (moto does not), to prove the one retry at 3600 seconds.
+#[tokio::test]
+async fn sts_mode_retries_once_at_3600_when_the_role_refuses_the_duration() {
+    use axum::routing::post;
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let sts = axum::Router::new().route(
+        "/",
+        post(move |body: String| {
+            let seen = s2.clone();
+            async move {
+                let form: std::collections::HashMap<String, String> =
+                    url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+                let ns = "https://sts.amazonaws.com/doc/2011-06-15/";
+                match form.get("Action").map(String::as_str) {
+                    Some("AssumeRoleWithSAML") => {
+                        let d = form.get("DurationSeconds").cloned().unwrap_or_default();
+                        seen.lock().unwrap().push(d.clone());
+                        if d.parse::<u32>().unwrap_or(0) > 3600 {
+                            return (
+                                axum::http::StatusCode::BAD_REQUEST,
+                                format!("<ErrorResponse xmlns=\"{ns}\"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>The requested DurationSeconds exceeds the MaxSessionDuration set for this role.</Message></Error><RequestId>r1</RequestId></ErrorResponse>"),
+                            );
+                        }
+                        (axum::http::StatusCode::OK, format!("<AssumeRoleWithSAMLResponse xmlns=\"{ns}\"><AssumeRoleWithSAMLResult><Credentials><AccessKeyId>ASIAFAKE</AccessKeyId><SecretAccessKey>fake-secret</SecretAccessKey><SessionToken>fake-token</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></Credentials><AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/Dev/alice</Arn><AssumedRoleId>AROAFAKE:alice</AssumedRoleId></AssumedRoleUser></AssumeRoleWithSAMLResult><ResponseMetadata><RequestId>r2</RequestId></ResponseMetadata></AssumeRoleWithSAMLResponse>"))
+                    }
+                    _ => (axum::http::StatusCode::OK, format!("<GetCallerIdentityResponse xmlns=\"{ns}\"><GetCallerIdentityResult><Arn>arn:aws:sts::123456789012:assumed-role/Dev/alice</Arn><UserId>AROAFAKE:alice</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r3</RequestId></ResponseMetadata></GetCallerIdentityResponse>")),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, sts).await });
+    let mut aws = saml_broker::config::AwsConfig {
+        mode: AwsMode::StsSaml,
+        ..Default::default()
+    };
+    aws.endpoint_url = Some(endpoint);
+    let sdk = saml_broker::exchange::sdk_config(&aws).await;
+    let ex = saml_broker::exchange::StsExchange::new(&sdk);
+    let grant = saml_broker::saml::RoleGrant::parse(DEV).unwrap();
+    let req = saml_broker::exchange::ExchangeRequest {
+        saml_response: saml_broker::config::Secret::new("PHNhbWxwOlJlc3BvbnNlLz4="),
+        role: grant,
+        duration_seconds: 7200,
+        session_policy: None,
+    };
+    use saml_broker::exchange::Exchange;
+    let issued = ex.exchange(&req).await.unwrap();
+    assert!(issued.duration_fallback);
+    assert_eq!(issued.duration_seconds, 3600);
+    assert_eq!(
+        issued.principal_arn,
+        "arn:aws:sts::123456789012:assumed-role/Dev/alice"
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec!["7200".to_string(), "3600".to_string()]
+    );
+}

@@ -499,3 +499,20 @@ async fn the_acs_and_api_are_rate_limited_per_address() {
         200
     );
 }
+
+#[tokio::test]
+async fn idp_metadata_loads_from_a_url_and_a_bad_url_is_named() {
+    let dir = TempDir::new();
+    let (idp_base, idp) = spawn_dev_idp("http://127.0.0.1:1", &dir.0).await;
+    let md = saml_broker::saml::metadata::load(None, Some(&format!("{idp_base}/metadata")))
+        .await
+        .unwrap();
+    assert_eq!(md.entity_id, idp.entity_id);
+    assert_eq!(md.certs.len(), 1);
+    assert_eq!(md.certs[0].der, idp.key.cert_der().unwrap());
+    let missing = format!("{idp_base}/no-such-metadata");
+    let err = saml_broker::saml::metadata::load(None, Some(&missing))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains(&missing), "{err}");
+}

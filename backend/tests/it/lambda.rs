@@ -1,7 +1,7 @@
 //! The Lambda entry, for real: the `saml-broker` binary runs with
 //! `AWS_LAMBDA_RUNTIME_API` pointing at a loopback stand-in for the Lambda
 //! Runtime API, which hands it API Gateway (HTTP API, payload v2) events and
-//! collects the answers.
+//! collects the answers. The session key comes from Secrets Manager (moto). The session key comes from Secrets Manager (moto).
 
 use crate::common::*;
 use axum::extract::{Path, State};
@@ -88,6 +88,30 @@ async fn the_binary_serves_the_router_under_the_lambda_runtime() {
     let api = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move { axum::serve(listener, app).await });
 
+    // The session key lives in Secrets Manager (moto), as on AWS.
+    let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let sdk = saml_broker::exchange::sdk_config(&crate::moto::aws_config(
+        saml_broker::config::AwsMode::Cognito,
+        None,
+    ))
+    .await;
+    let conf = aws_sdk_secretsmanager::config::Builder::from(&sdk)
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .build();
+    let secret = aws_sdk_secretsmanager::Client::from_conf(conf)
+        .create_secret()
+        .name(format!(
+            "broker-session-key-{}",
+            uuid::Uuid::new_v4().simple()
+        ))
+        .secret_string(key)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
     let dir = TempDir::new();
     std::fs::write(
         dir.0.join("idp.xml"),
@@ -104,17 +128,18 @@ async fn the_binary_serves_the_router_under_the_lambda_runtime() {
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "stream")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/broker")
         .env("AWS_REGION", "us-east-1")
+        // What the Lambda service gives the function: its role's credentials.
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_SESSION_TOKEN", "test")
         .env("BROKER_SERVER__PUBLIC_URL", "https://broker.example.com")
         .env("BROKER_IDP__METADATA_FILE", dir.0.join("idp.xml"))
         .env(
             "BROKER_STORAGE__URL",
             format!("sqlite://{}", dir.0.join("broker.db").display()),
         )
-        .env(
-            "BROKER_SESSION__KEY",
-            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-        )
-        .env("BROKER_AWS__ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("BROKER_SESSION__KEY_SECRET_ARN", &secret)
+        .env("BROKER_AWS__ENDPOINT_URL", &crate::moto::moto().endpoint)
         .kill_on_drop(true)
         .spawn()
         .expect("the broker binary starts");
