@@ -208,55 +208,79 @@ pub struct VerifyReport {
     pub broken: Option<Broken>,
 }
 
-/// Walk the chain in seq order and check every link and every hash.
-pub async fn verify(pool: &AnyPool) -> Result<VerifyReport, AuditError> {
-    let anchor = anchor(pool).await?;
-    let (mut expected_seq, mut expected_prev) = anchor
-        .clone()
-        .map(|(s, h)| (s + 1, h))
-        .unwrap_or((1, GENESIS.to_string()));
-    let mut events = 0u64;
-    let mut rows = sqlx::query("SELECT * FROM audit_events ORDER BY seq").fetch(pool);
-    while let Some(row) = rows.try_next().await? {
-        let (rec, detail_text) = from_row(&row)?;
-        events += 1;
+/// The checks `verify` makes, one record at a time in `seq` order; shared by
+/// every backend so they all report the same problems in the same words.
+pub struct Walk {
+    expected_seq: i64,
+    expected_prev: String,
+    anchored_at: Option<i64>,
+    events: u64,
+}
+
+impl Walk {
+    /// Start at the retention anchor (last archived seq and hash), or at genesis.
+    pub fn new(anchor: Option<(i64, String)>) -> Self {
+        let anchored_at = anchor.as_ref().map(|a| a.0);
+        let (expected_seq, expected_prev) = anchor
+            .map(|(s, h)| (s + 1, h))
+            .unwrap_or((1, GENESIS.to_string()));
+        Self {
+            expected_seq,
+            expected_prev,
+            anchored_at,
+            events: 0,
+        }
+    }
+
+    /// Check the next record; the first problem ends the walk.
+    pub fn check(&mut self, rec: &Record, detail_text: &str) -> Option<Broken> {
+        self.events += 1;
         let bad = |reason: String| Broken {
             seq: rec.seq,
             id: rec.event.id.clone(),
             reason,
         };
-        let problem = if rec.seq != expected_seq {
-            Some(bad(format!(
+        if rec.seq != self.expected_seq {
+            return Some(bad(format!(
                 "sequence jumps from {} to {} (events removed or inserted)",
-                expected_seq - 1,
+                self.expected_seq - 1,
                 rec.seq
-            )))
-        } else if rec.prev_hash != expected_prev {
-            Some(bad("prev_hash does not match the previous event's hash (events removed, inserted or reordered)".into()))
-        } else if hash(&rec.prev_hash, &canonical(&rec.event, &detail_text)) != rec.hash {
-            Some(bad(
-                "hash does not match the event's content (the event was altered)".into(),
-            ))
-        } else {
-            None
-        };
-        if let Some(b) = problem {
-            return Ok(VerifyReport {
-                events,
-                head: expected_prev,
-                anchored_at: anchor.map(|a| a.0),
-                broken: Some(b),
-            });
+            )));
         }
-        expected_prev = rec.hash.clone();
-        expected_seq = rec.seq + 1;
+        if rec.prev_hash != self.expected_prev {
+            return Some(bad("prev_hash does not match the previous event's hash (events removed, inserted or reordered)".into()));
+        }
+        if hash(&rec.prev_hash, &canonical(&rec.event, detail_text)) != rec.hash {
+            return Some(bad(
+                "hash does not match the event's content (the event was altered)".into(),
+            ));
+        }
+        self.expected_prev = rec.hash.clone();
+        self.expected_seq = rec.seq + 1;
+        None
     }
-    Ok(VerifyReport {
-        events,
-        head: expected_prev,
-        anchored_at: anchor.map(|a| a.0),
-        broken: None,
-    })
+
+    pub fn report(self, broken: Option<Broken>) -> VerifyReport {
+        VerifyReport {
+            events: self.events,
+            head: self.expected_prev,
+            anchored_at: self.anchored_at,
+            broken,
+        }
+    }
+}
+
+/// Walk the chain in seq order and check every link and every hash.
+pub async fn verify(pool: &AnyPool) -> Result<VerifyReport, AuditError> {
+    let mut walk = Walk::new(anchor(pool).await?);
+    let mut rows = sqlx::query("SELECT * FROM audit_events ORDER BY seq").fetch(pool);
+    while let Some(row) = rows.try_next().await? {
+        let (rec, detail_text) = from_row(&row)?;
+        if let Some(b) = walk.check(&rec, &detail_text) {
+            return Ok(walk.report(Some(b)));
+        }
+    }
+    Ok(walk.report(None))
 }
 
 /// The last verification's result, for the admin page.

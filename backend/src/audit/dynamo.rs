@@ -17,7 +17,7 @@
 //! retries on the new head. Reads filter in Rust ([`matches`]), with the
 //! same meaning as the SQL filter in [`super::query`].
 
-use super::chain::{self, Broken, VerifyReport, GENESIS};
+use super::chain::{self, VerifyReport, GENESIS};
 use super::query::{Bucket, Filter};
 use super::{AuditEvent, Outcome, Record};
 use crate::store::dynamo::{get_n, get_s, n, put_opt, s, DynamoError, Item};
@@ -430,62 +430,22 @@ impl DynamoAudit {
     /// Walk the chain in seq order and check every link and every hash,
     /// with the same checks and messages as [`chain::verify`].
     pub async fn verify(&self) -> Result<VerifyReport, DynamoError> {
-        let anchor = self.anchor().await?;
-        let (mut expected_seq, mut expected_prev) = anchor
-            .clone()
-            .map(|(s, h)| (s + 1, h))
-            .unwrap_or((1, GENESIS.to_string()));
-        let mut events = 0u64;
+        let mut walk = chain::Walk::new(self.anchor().await?);
         let mut start = None;
         loop {
             let (items, next) = self.query_page(Range::All, true, BATCH, start).await?;
             for item in &items {
                 let (rec, detail_text) = record_from_item(item, &self.table)?;
-                events += 1;
-                let bad = |reason: String| Broken {
-                    seq: rec.seq,
-                    id: rec.event.id.clone(),
-                    reason,
-                };
-                let problem = if rec.seq != expected_seq {
-                    Some(bad(format!(
-                        "sequence jumps from {} to {} (events removed or inserted)",
-                        expected_seq - 1,
-                        rec.seq
-                    )))
-                } else if rec.prev_hash != expected_prev {
-                    Some(bad("prev_hash does not match the previous event's hash (events removed, inserted or reordered)".into()))
-                } else if chain::hash(&rec.prev_hash, &chain::canonical(&rec.event, &detail_text))
-                    != rec.hash
-                {
-                    Some(bad(
-                        "hash does not match the event's content (the event was altered)".into(),
-                    ))
-                } else {
-                    None
-                };
-                if let Some(b) = problem {
-                    return Ok(VerifyReport {
-                        events,
-                        head: expected_prev,
-                        anchored_at: anchor.map(|a| a.0),
-                        broken: Some(b),
-                    });
+                if let Some(b) = walk.check(&rec, &detail_text) {
+                    return Ok(walk.report(Some(b)));
                 }
-                expected_prev = rec.hash.clone();
-                expected_seq = rec.seq + 1;
             }
             start = next;
             if start.is_none() {
                 break;
             }
         }
-        Ok(VerifyReport {
-            events,
-            head: expected_prev,
-            anchored_at: anchor.map(|a| a.0),
-            broken: None,
-        })
+        Ok(walk.report(None))
     }
 
     /// Up to `limit` (1..=1000) matching events, newest first, all with

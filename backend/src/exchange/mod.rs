@@ -68,14 +68,24 @@ pub trait Exchange: Send + Sync {
 /// emulator endpoint, rustls/ring HTTPS, timeouts, bounded retries, and no
 /// ambient credentials (these calls are authorised by the SAML assertion).
 pub async fn sdk_config(aws: &AwsConfig) -> aws_config::SdkConfig {
+    loader(aws).no_credentials().load().await
+}
+
+/// Like [`sdk_config`], with the default credential chain (the Lambda
+/// function's role, the instance's, or the environment's): for the broker's
+/// own AWS resources, such as its DynamoDB tables and its session-key secret.
+pub async fn sdk_config_with_credentials(aws: &AwsConfig) -> aws_config::SdkConfig {
+    loader(aws).load().await
+}
+
+fn loader(aws: &AwsConfig) -> aws_config::ConfigLoader {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
         ))
         .build_https();
     let timeout = Duration::from_secs(aws.timeout_seconds);
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .no_credentials()
+    let loader = aws_config::defaults(BehaviorVersion::latest())
         .region(aws_config::Region::new(aws.region.clone()))
         .http_client(http)
         .timeout_config(
@@ -88,38 +98,10 @@ pub async fn sdk_config(aws: &AwsConfig) -> aws_config::SdkConfig {
         .retry_config(
             RetryConfig::standard().with_max_attempts(u32::try_from(aws.max_attempts).unwrap_or(3)),
         );
-    if let Some(e) = &aws.endpoint_url {
-        loader = loader.endpoint_url(e);
+    match &aws.endpoint_url {
+        Some(e) => loader.endpoint_url(e),
+        None => loader,
     }
-    loader.load().await
-}
-
-/// Like [`sdk_config`], with the default credential chain (the Lambda
-/// function's role, the instance's, or the environment's): for the broker's
-/// own AWS resources, such as its DynamoDB tables.
-pub async fn sdk_config_with_credentials(aws: &AwsConfig) -> aws_config::SdkConfig {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    let timeout = Duration::from_secs(aws.timeout_seconds);
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(aws_config::Region::new(aws.region.clone()))
-        .http_client(http)
-        .timeout_config(
-            TimeoutConfig::builder()
-                .operation_attempt_timeout(timeout)
-                .operation_timeout(timeout * 2)
-                .build(),
-        )
-        .retry_config(
-            RetryConfig::standard().with_max_attempts(u32::try_from(aws.max_attempts).unwrap_or(3)),
-        );
-    if let Some(e) = &aws.endpoint_url {
-        loader = loader.endpoint_url(e);
-    }
-    loader.load().await
 }
 
 /// Build the configured exchange.
