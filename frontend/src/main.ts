@@ -7,6 +7,9 @@ import { describeError, roleLabel, truncate } from './format';
 import { AwsCallError, createSignedFetch, stsGetCallerIdentity, type SignedFetch } from './sigv4';
 import { View } from './ui';
 
+/** How long the "session expired" message shows before the automatic sign-in. */
+const SIGN_IN_DELAY_MS = 3000;
+
 /** When `/api/app-config` is missing or fails: STS from the session's region and endpoint, no API buttons. */
 function fallbackConfig(s: Session): AppConfig {
   const region = s.region || 'us-east-1';
@@ -56,7 +59,14 @@ class App {
     this.view = view;
     this.store = new CredentialStore(this.broker);
     this.signedFetch = createSignedFetch(() => this.store.get(), { now: () => new Date(Date.now() + this.store.skewMs) });
-    this.store.on('expired', (e) => this.fail(e));
+    // Credentials ran out while the app was in use and the broker cannot renew
+    // them: say so, then send the person through sign-in and back here.
+    this.store.on('expired', (e) => {
+      this.fail(e);
+      if (!describeError(e, '').signIn) return;
+      const target = signInTarget(e instanceof BrokerError ? e.loginUrl : null, this.here());
+      window.setTimeout(() => window.location.assign(target), SIGN_IN_DELAY_MS);
+    });
     this.store.on('refreshed', (c) => {
       this.lastExpiration = c.expiration;
       if (this.errorFromRefresh) {
