@@ -80,27 +80,47 @@ fn is_conflict(e: &sqlx::Error) -> bool {
 /// in other processes queue behind it. UNIQUE(seq), UNIQUE(prev_hash) are a
 /// second line of defence: a conflicting insert is retried on the new head.
 pub async fn append(pool: &AnyPool, e: &AuditEvent) -> Result<Record, AuditError> {
+    // Run to completion even if the caller goes away (a client disconnect
+    // drops the request future): a transaction must never be left open on a
+    // pooled connection holding the chain's write lock.
+    let (pool, e) = (pool.clone(), e.clone());
+    tokio::spawn(async move { append_now(&pool, &e).await })
+        .await
+        .map_err(|err| AuditError::Dynamo(format!("audit append task failed: {err}")))?
+}
+
+async fn append_now(pool: &AnyPool, e: &AuditEvent) -> Result<Record, AuditError> {
     let detail_text = serde_json::to_string(&e.detail)?;
     let text = canonical(e, &detail_text);
     let pg = super::is_postgres(pool);
     let mut conn = pool.acquire().await?;
     for _ in 0..ATTEMPTS {
-        if pg {
-            // One writer at a time across every instance: a transaction-scoped advisory lock.
-            sqlx::query("BEGIN").execute(&mut *conn).await?;
-            sqlx::query("SELECT pg_advisory_xact_lock(7272727)")
-                .execute(&mut *conn)
-                .await?;
+        let begin = if pg {
+            // One writer at a time across every instance: a transaction-scoped
+            // advisory lock, waited for at most 5 s.
+            "BEGIN"
         } else {
-            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        }
-        let res = insert_at_head(&mut conn, pg, e, &detail_text, &text).await;
-        match res {
-            Ok(rec) => {
-                sqlx::query("COMMIT").execute(&mut *conn).await?;
-                return Ok(rec);
+            "BEGIN IMMEDIATE"
+        };
+        sqlx::query(begin).execute(&mut *conn).await?;
+        let res = async {
+            if pg {
+                sqlx::query("SET LOCAL lock_timeout = '5s'")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(7272727)")
+                    .execute(&mut *conn)
+                    .await?;
             }
+            let rec = insert_at_head(&mut conn, pg, e, &detail_text, &text).await?;
+            sqlx::query("COMMIT").execute(&mut *conn).await?;
+            Ok::<_, sqlx::Error>(rec)
+        }
+        .await;
+        match res {
+            Ok(rec) => return Ok(rec),
             Err(err) => {
+                // Every failure after BEGIN ends the transaction here.
                 let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
                 if !is_conflict(&err) {
                     return Err(err.into());

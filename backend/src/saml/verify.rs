@@ -271,7 +271,7 @@ impl Verifier {
             xml_text,
             &self.certs,
             ReduceMode::PreDigest,
-            Some(&self.algorithms_for_xmlsec()),
+            self.algorithms_for_xmlsec().as_deref(),
         )
         .map_err(|e| SamlError::BadSignature(e.to_string()))?;
         let signed = xml::parse(&signed_xml).map_err(SamlError::from)?;
@@ -319,8 +319,11 @@ impl Verifier {
         })
     }
 
-    fn algorithms_for_xmlsec(&self) -> Vec<AllowedSignatureAlgorithm> {
-        self.algorithms.clone()
+    /// samael has no RSA-SHA1 entry in its allow-list, so with the SHA-1
+    /// opt-in xmlsec gets no list; `structure` has already refused anything
+    /// that is neither strong nor RSA-SHA1/SHA-1.
+    fn algorithms_for_xmlsec(&self) -> Option<Vec<AllowedSignatureAlgorithm>> {
+        (!self.settings.allow_sha1).then(|| self.algorithms.clone())
     }
 
     /// Checks on the raw document made before xmlsec runs. Returns the id of

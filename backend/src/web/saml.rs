@@ -347,7 +347,8 @@ async fn refuse(
 ) -> PageError {
     let now = state.clock.now();
     let err = &refusal.error;
-    tracing::warn!(code = err.code(), reason = %err, subject = ?refusal.subject, "sign-in refused");
+    let reason: String = err.to_string().chars().take(300).collect();
+    tracing::warn!(code = err.code(), %reason, subject = ?refusal.subject, "sign-in refused");
     state.metrics.inc(
         "broker_login_total",
         &[("outcome", "failure"), ("reason", err.code())],
@@ -361,7 +362,8 @@ async fn refuse(
         refusal.assertion_id.as_deref(),
         state,
     );
-    event.reason = Some(err.to_string());
+    // Parts of the reason may come from unsigned input: keep it short.
+    event.reason = Some(reason);
     let event = event.detail("code", err.code());
     if let Err(e) = state.audit.record(event).await {
         return PageError::unavailable(&rid.0, e);
