@@ -130,7 +130,7 @@ impl SamlError {
             }
             Self::Time(_) => "This sign-in response has expired or is not valid yet. Please sign in again; if it keeps happening, the clocks of the sign-in service and this application disagree.",
             Self::InResponseTo { expected, .. } if expected.is_empty() => {
-                "This sign-in link has already been used or has expired. Please sign in again."
+                "This sign-in link has already been used, has expired, or was started in another browser. Please sign in again."
             }
             Self::InResponseTo { .. } => "This sign-in response does not belong to the sign-in you started. Please sign in again.",
             Self::Unsolicited => "Sign-in must be started from this application. Please use its sign-in link.",

@@ -144,6 +144,7 @@ pub fn pending_item(
     item.insert("request_id".into(), s(p.request_id.clone()));
     put_opt(&mut item, "return_to", &p.return_to);
     put_opt(&mut item, "role_hint", &p.role_hint);
+    item.insert("browser_nonce".into(), s(p.browser_nonce.clone()));
     item.insert("created_at".into(), n(now.timestamp()));
     item.insert(EXPIRES_AT.into(), n(expires.timestamp()));
     item
@@ -156,6 +157,7 @@ pub fn pending_from_item(item: &Item) -> Option<(Pending, i64)> {
             request_id: get_s(item, "request_id")?.to_string(),
             return_to: get_s(item, "return_to").map(str::to_string),
             role_hint: get_s(item, "role_hint").map(str::to_string),
+            browser_nonce: get_s(item, "browser_nonce").unwrap_or_default().to_string(),
         },
         get_n(item, EXPIRES_AT)?,
     ))
@@ -370,17 +372,30 @@ impl DynamoStore {
     pub async fn take_pending(
         &self,
         relay_state: &str,
+        browser_nonce: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Pending>, DynamoError> {
-        let out = self
+        let res = self
             .client
             .delete_item()
             .table_name(self.table("pending"))
             .key(PK, s(relay_state))
+            .condition_expression("browser_nonce = :n")
+            .expression_attribute_values(":n", s(browser_nonce))
             .return_values(ReturnValue::AllOld)
             .send()
-            .await
-            .map_err(|e| DynamoError::call("DeleteItem", e))?;
+            .await;
+        let out = match res {
+            Ok(o) => o,
+            // Absent, or started by another browser: nothing taken, nothing burned.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(DynamoError::call("DeleteItem", e)),
+        };
         let Some(old) = out.attributes else {
             return Ok(None);
         };
@@ -583,6 +598,7 @@ mod tests {
             request_id: "_r1".into(),
             return_to: Some("/x?y=1".into()),
             role_hint: Some("arn:aws:iam::111111111111:role/Dev".into()),
+            browser_nonce: "n".into(),
         };
         let item = pending_item("rs", &full, now, later);
         assert_eq!(get_s(&item, PK), Some("rs"));
@@ -593,6 +609,7 @@ mod tests {
             request_id: "_r2".into(),
             return_to: None,
             role_hint: None,
+            browser_nonce: "n".into(),
         };
         let item = pending_item("rs", &bare, now, later);
         assert!(!item.contains_key("return_to"));

@@ -42,6 +42,9 @@ pub struct Pending {
     pub return_to: Option<String>,
     /// A role asked for before sign-in (role switch after the assertion expired).
     pub role_hint: Option<String>,
+    /// A random value also set as a cookie in the browser that started the
+    /// sign-in; the response must come back from that browser (login CSRF).
+    pub browser_nonce: String,
 }
 
 /// Which database a [`Store`] talks to.
@@ -224,12 +227,13 @@ impl Store {
                 .await
                 .map_err(dyn_err);
         }
-        let sql = self.dialect("INSERT INTO pending_requests (relay_state, request_id, return_to, role_hint, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)");
+        let sql = self.dialect("INSERT INTO pending_requests (relay_state, request_id, return_to, role_hint, browser_nonce, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
         sqlx::query(&sql)
             .bind(relay_state)
             .bind(&pending.request_id)
             .bind(&pending.return_to)
             .bind(&pending.role_hint)
+            .bind(&pending.browser_nonce)
             .bind(now.timestamp())
             .bind(expires.timestamp())
             .execute(self.pool()?)
@@ -237,18 +241,26 @@ impl Store {
         Ok(())
     }
 
-    /// Remove and return the pending request for `relay_state` if it has not expired.
+    /// Remove and return the pending request for `relay_state` if it was
+    /// started by the browser holding `browser_nonce` and has not expired.
+    /// A request from another browser is left in place (it cannot be burned
+    /// by someone who merely saw the RelayState).
     pub async fn take_pending(
         &self,
         relay_state: &str,
+        browser_nonce: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Pending>, StoreError> {
         if let Some(d) = self.dynamo_store() {
-            return d.take_pending(relay_state, now).await.map_err(dyn_err);
+            return d
+                .take_pending(relay_state, browser_nonce, now)
+                .await
+                .map_err(dyn_err);
         }
-        let sql = self.dialect("DELETE FROM pending_requests WHERE relay_state = ? RETURNING request_id, return_to, role_hint, expires_at");
+        let sql = self.dialect("DELETE FROM pending_requests WHERE relay_state = ? AND browser_nonce = ? RETURNING request_id, return_to, role_hint, browser_nonce, expires_at");
         let row = sqlx::query(&sql)
             .bind(relay_state)
+            .bind(browser_nonce)
             .fetch_optional(self.pool()?)
             .await?;
         Ok(row.and_then(|r| {
@@ -257,6 +269,7 @@ impl Store {
                 request_id: r.get("request_id"),
                 return_to: r.get("return_to"),
                 role_hint: r.get("role_hint"),
+                browser_nonce: r.get("browser_nonce"),
             })
         }))
     }
@@ -347,17 +360,23 @@ mod tests {
             request_id: "_r".into(),
             return_to: Some("/x".into()),
             role_hint: Some("arn:aws:iam::111111111111:role/Dev".into()),
+            browser_nonce: "n".into(),
         };
         s.put_pending("rs1", &p, now, now + D::seconds(60))
             .await
             .unwrap();
-        assert_eq!(s.take_pending("rs1", now).await.unwrap(), Some(p.clone()));
-        assert_eq!(s.take_pending("rs1", now).await.unwrap(), None);
+        assert_eq!(
+            s.take_pending("rs1", "n", now).await.unwrap(),
+            Some(p.clone())
+        );
+        assert_eq!(s.take_pending("rs1", "n", now).await.unwrap(), None);
         s.put_pending("rs2", &p, now, now + D::seconds(60))
             .await
             .unwrap();
         assert_eq!(
-            s.take_pending("rs2", now + D::seconds(61)).await.unwrap(),
+            s.take_pending("rs2", "n", now + D::seconds(61))
+                .await
+                .unwrap(),
             None
         );
     }

@@ -75,6 +75,7 @@ async fn login_get(
             .as_deref()
             .and_then(RoleArn::parse)
             .map(|r| r.as_str().to_string()),
+        browser_nonce: super::session::new_token(),
     };
     state
         .store
@@ -91,11 +92,17 @@ async fn login_get(
     )
     .map_err(|e| PageError::internal(&rid.0, e))?;
     state.metrics.inc("broker_login_started_total", &[]);
+    let cookie = login_cookie(
+        &pending.browser_nonce,
+        cfg.limits.pending_request_ttl_seconds,
+        cfg.is_https(),
+    );
     Ok((
         StatusCode::FOUND,
         [
             (header::LOCATION, url),
             (header::CACHE_CONTROL, "no-store".to_string()),
+            (header::SET_COOKIE, cookie),
         ],
     )
         .into_response())
@@ -115,9 +122,11 @@ async fn acs_post(
     Extension(rid): Extension<RequestId>,
     Extension(client): Extension<ClientInfo>,
     session: Session,
+    headers: axum::http::HeaderMap,
     form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
+    let nonce = login_nonce(&headers);
     let form = match form {
         Ok(Form(f)) => f,
         Err(e) => {
@@ -136,7 +145,7 @@ async fn acs_post(
     let pending = match &relay {
         Some(r) => state
             .store
-            .take_pending(r.as_str(), now)
+            .take_pending(r.as_str(), nonce.as_deref().unwrap_or_default(), now)
             .await
             .map_err(|e| PageError::unavailable(&rid.0, e))?,
         None => None,
@@ -296,6 +305,31 @@ async fn acs_post(
         Some(Ok(())) => Ok(Redirect::to(data.return_to.as_deref().unwrap_or("/")).into_response()),
         Some(Err(e)) => Err(issue_page(&rid, e)),
     }
+}
+
+/// The cookie that binds a pending sign-in to the browser that started it.
+/// It must survive the IdP's cross-site POST back to the ACS, so on https it
+/// is `SameSite=None; Secure`; it is scoped to the ACS path and short-lived.
+const LOGIN_COOKIE: &str = "broker_login";
+
+fn login_cookie(nonce: &str, ttl_seconds: u64, https: bool) -> String {
+    let same_site = if https {
+        "SameSite=None; Secure"
+    } else {
+        "SameSite=Lax"
+    };
+    format!("{LOGIN_COOKIE}={nonce}; Path=/saml/acs; Max-Age={ttl_seconds}; HttpOnly; {same_site}")
+}
+
+fn login_nonce(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == LOGIN_COOKIE)
+        .map(|(_, v)| v.to_string())
 }
 
 /// The page for a failed exchange.

@@ -185,33 +185,40 @@ async fn dynamo_pending_is_taken_once_and_expires() {
         request_id: "_r".into(),
         return_to: Some("/x".into()),
         role_hint: Some("arn:aws:iam::111111111111:role/Dev".into()),
+        browser_nonce: "n".into(),
     };
     a.put_pending("rs1", &p, now, now + D::seconds(60))
         .await
         .unwrap();
     // Taken on the other instance, once.
-    assert_eq!(b.take_pending("rs1", now).await.unwrap(), Some(p.clone()));
-    assert_eq!(a.take_pending("rs1", now).await.unwrap(), None);
-    assert_eq!(b.take_pending("rs1", now).await.unwrap(), None);
+    assert_eq!(
+        b.take_pending("rs1", "n", now).await.unwrap(),
+        Some(p.clone())
+    );
+    assert_eq!(a.take_pending("rs1", "n", now).await.unwrap(), None);
+    assert_eq!(b.take_pending("rs1", "n", now).await.unwrap(), None);
     // Expired (TTL has not deleted it yet): absent, and gone afterwards.
     a.put_pending("rs2", &p, now, now + D::seconds(60))
         .await
         .unwrap();
     assert_eq!(
-        a.take_pending("rs2", now + D::seconds(61)).await.unwrap(),
+        a.take_pending("rs2", "n", now + D::seconds(61))
+            .await
+            .unwrap(),
         None
     );
-    assert_eq!(a.take_pending("rs2", now).await.unwrap(), None);
+    assert_eq!(a.take_pending("rs2", "n", now).await.unwrap(), None);
     // Optional fields absent.
     let bare = Pending {
         request_id: "_r3".into(),
         return_to: None,
         role_hint: None,
+        browser_nonce: "n".into(),
     };
     a.put_pending("rs3", &bare, now, now + D::seconds(60))
         .await
         .unwrap();
-    assert_eq!(b.take_pending("rs3", now).await.unwrap(), Some(bare));
+    assert_eq!(b.take_pending("rs3", "n", now).await.unwrap(), Some(bare));
     assert_eq!(a.sweep(now + D::days(1)).await.unwrap(), 0);
 }
 

@@ -516,3 +516,58 @@ async fn idp_metadata_loads_from_a_url_and_a_bad_url_is_named() {
         .unwrap_err();
     assert!(err.to_string().contains(&missing), "{err}");
 }
+
+#[tokio::test]
+async fn a_sign_in_cannot_be_finished_in_another_browser() {
+    // Login CSRF: an attacker starts a sign-in, gets their own response, and
+    // makes the victim's browser post it.
+    let app = TestApp::spawn(AppOptions::default()).await;
+    let attacker = client();
+    let r = attacker
+        .get(format!("{}/saml/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("broker_login="), "{cookie}");
+    assert!(
+        cookie.contains("Path=/saml/acs")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let (rid, relay) = app.start_login(&attacker, None).await;
+    let saml = app
+        .spec("mallory@example.com", Some(&rid))
+        .sign_base64(idp_key())
+        .unwrap();
+    let victim = client();
+    let r = app.post_acs(&victim, &saml, Some(&relay)).await;
+    assert_eq!(r.status(), 400);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("started in another browser"));
+    let (status, _) = app.get_json(&victim, "/api/session").await;
+    assert_eq!(status, 401, "the victim got no session");
+    // Nor was the pending sign-in burned: the browser that started it finishes it.
+    let r = app.post_acs(&attacker, &saml, Some(&relay)).await;
+    assert_eq!(r.status(), 303);
+}
+
+#[tokio::test]
+async fn on_https_the_login_cookie_survives_the_idps_cross_site_post() {
+    let app = TestApp::spawn(AppOptions {
+        public_url: Some("https://broker.example.com".into()),
+        ..Default::default()
+    })
+    .await;
+    let r = client()
+        .get(format!("{}/saml/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("SameSite=None; Secure"), "{cookie}");
+}

@@ -1,0 +1,2 @@
+-- Binds a pending sign-in to the browser that started it (login CSRF).
+ALTER TABLE pending_requests ADD COLUMN browser_nonce TEXT NOT NULL DEFAULT '';
