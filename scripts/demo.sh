@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-SETUP_BROWSER=0 bash scripts/setup.sh
+SETUP_BROWSER=0 SETUP_POSTGRES=0 bash scripts/setup.sh
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -37,7 +37,22 @@ if ! command -v cargo >/dev/null 2>&1; then
   fi
 fi
 
-# 3. A Python venv with moto (the local AWS emulator: STS, Cognito identity, DynamoDB).
+# 3. PostgreSQL on 127.0.0.1:5432 for the multi-instance tests. Machines that
+#    already run one (trust auth, database `test`) are left alone; otherwise
+#    Debian's server is installed and started, with the password `postgres`
+#    for the `postgres` user and a `test` database.
+if [ "${SETUP_POSTGRES:-1}" = 1 ] && ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+  log "installing and starting PostgreSQL for the tests"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql
+  ver=$(ls /etc/postgresql | sort -V | tail -1)
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+  for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && break; sleep 0.2; done
+  $SUDO -u postgres psql -q -c "ALTER USER postgres PASSWORD 'postgres'" 2>/dev/null \
+    || su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\""
+  $SUDO -u postgres createdb test 2>/dev/null || su postgres -c "createdb test" 2>/dev/null || true
+fi
+
+# 4. A Python venv with moto (the local AWS emulator: STS, Cognito identity, DynamoDB).
 if ! cmp -s tests/requirements.txt .venv/requirements.stamp 2>/dev/null; then
   log "installing moto[server] into .venv"
   python3 -m venv .venv
@@ -45,7 +60,7 @@ if ! cmp -s tests/requirements.txt .venv/requirements.stamp 2>/dev/null; then
   cp tests/requirements.txt .venv/requirements.stamp
 fi
 
-# 4. Node packages, from the lockfiles: the third-party test IdP (Auth0 samlp)
+# 5. Node packages, from the lockfiles: the third-party test IdP (Auth0 samlp)
 #    and playwright-core for the browser tests.
 for dir in frontend tests/idps/samlp tests/browser; do
   if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
@@ -55,7 +70,7 @@ for dir in frontend tests/idps/samlp tests/browser; do
   fi
 done
 
-# 5. The browser app (TypeScript -> frontend/dist, embedded into the broker at build time).
+# 6. The browser app (TypeScript -> frontend/dist, embedded into the broker at build time).
 if [ ! -f frontend/dist/app.js ] || [ -n "$(find frontend/src frontend/scripts frontend/package-lock.json -newer frontend/dist/app.js 2>/dev/null | head -1)" ]; then
   log "building the browser app (frontend/)"
   npm run --prefix frontend --silent build

@@ -6,7 +6,9 @@
 use crate::common::*;
 use saml_broker::audit::{AuditEvent, Outcome};
 
-const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// The server on 127.0.0.1:5432: trust auth on the CI machine, the password
+/// `postgres` where scripts/setup.sh installed it.
+const ADMIN_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/test";
 
 /// A fresh database, dropped when the guard goes.
 pub struct PgDb {
@@ -25,7 +27,7 @@ impl PgDb {
             .await
             .unwrap();
         Self {
-            url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+            url: format!("postgres://postgres:postgres@127.0.0.1:5432/{name}"),
             name,
         }
     }
