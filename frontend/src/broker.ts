@@ -134,6 +134,8 @@ function defaultMessage(status: number): string {
 export class BrokerClient {
   private readonly fetchImpl: FetchLike;
   private readonly baseUrl: string;
+  /** The session's CSRF token, remembered from the last session answer. */
+  private csrf: string | null = null;
 
   constructor(options: BrokerClientOptions = {}) {
     this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
@@ -173,7 +175,9 @@ export class BrokerClient {
   /** `GET /api/session`: who is signed in. Throws a 401 BrokerError (`not_signed_in`) without a session. */
   async getSession(): Promise<Session> {
     const res = await this.send('/api/session');
-    return parseSession(await this.json(res), res.status);
+    const session = parseSession(await this.json(res), res.status);
+    this.csrf = session.csrf_token;
+    return session;
   }
 
   /**
@@ -181,7 +185,9 @@ export class BrokerClient {
    * `loginUrl` when the broker sends one), 409 (`no_role`) and 502 (an AWS error code, `message` says why).
    */
   async getCredentials(): Promise<CredentialsAnswer> {
-    const res = await this.send('/api/credentials');
+    // The broker renews credentials on this call near expiry, which changes
+    // state; it does so only for a request carrying the session's CSRF token.
+    const res = await this.send('/api/credentials', this.csrf ? { headers: { 'X-CSRF-Token': this.csrf } } : {});
     const body = await this.json(res);
     const creds = parseCredentials(body, res.status);
     const date = res.headers.get('Date');
@@ -196,7 +202,9 @@ export class BrokerClient {
       headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
       body: JSON.stringify({ role_arn: roleArn }),
     });
-    return parseSession(await this.json(res), res.status);
+    const session = parseSession(await this.json(res), res.status);
+    this.csrf = session.csrf_token;
+    return session;
   }
 
   /** `POST /logout`: ends the session on the broker. */

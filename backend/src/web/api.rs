@@ -146,6 +146,7 @@ async fn credentials_get(
     Extension(rid): Extension<RequestId>,
     Extension(client): Extension<ClientInfo>,
     session: Session,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let mut data = current(&state, &session)
         .await
@@ -156,6 +157,9 @@ async fn credentials_get(
         client: &client,
     };
     let now = state.clock.now();
+    // Renewing calls AWS and writes audit events: only for a request that
+    // carries the session's CSRF token (a cross-site navigation cannot).
+    let may_renew = csrf_ok(&state, &headers, &data, None);
     let Some(cur) = data.current.clone() else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -164,8 +168,16 @@ async fn credentials_get(
             &rid.0,
         ));
     };
+    if !may_renew && now >= cur.expiration {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "Renewing AWS credentials needs the session's CSRF token (X-CSRF-Token).",
+            &rid.0,
+        ));
+    }
     // Refresh ahead of expiry while the assertion still allows it; after that the session ends.
-    if now + chrono::Duration::seconds(60) >= cur.expiration {
+    if may_renew && now + chrono::Duration::seconds(60) >= cur.expiration {
         let role = data.allowed_role(&cur.role_arn).cloned();
         let refreshed = match role {
             Some(r) => ctx.issue(&mut data, &r, "refresh").await,

@@ -323,13 +323,31 @@ async fn expired_credentials_send_the_person_back_to_sign_in_with_the_role() {
     let (status, creds) = app.get_json(&c, "/api/credentials").await;
     assert_eq!(status, 200);
     let exp = chrono::DateTime::parse_from_rfc3339(creds["Expiration"].as_str().unwrap()).unwrap();
+    let (_, session) = app.get_json(&c, "/api/session").await;
+    let csrf = session["csrf_token"].as_str().unwrap().to_string();
     clock.set(exp.with_timezone(&chrono::Utc) + chrono::Duration::seconds(1));
+    // Renewal is a state change: a request without the CSRF token (say, a
+    // cross-site navigation) cannot trigger it.
     let (status, body) = app.get_json(&c, "/api/credentials").await;
-    assert!(status == 401, "{status} {body}");
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"], "csrf");
+    // The app's own request: the assertion can no longer be exchanged, so sign in again, same role.
+    let r = c
+        .get(format!("{}/api/credentials", app.base))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "credentials_expired", "{body}");
+    let login = body["login_url"].as_str().unwrap();
     assert!(
-        ["credentials_expired", "not_signed_in"].contains(&body["error"].as_str().unwrap()),
-        "{body}"
+        login.starts_with("/saml/login?role=arn%3Aaws%3Aiam%3A%3A111111111111%3Arole%2FDev"),
+        "{login}"
     );
+    let (status, _) = app.get_json(&c, "/api/session").await;
+    assert_eq!(status, 401, "the session ended");
 }
 
 #[tokio::test]
