@@ -204,6 +204,11 @@ async fn export(
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let progress = std::io::stderr().is_terminal();
+    let total = if progress {
+        audit.count(&filter).await
+    } else {
+        None
+    };
     if matches!(format, ExportFormat::Csv) {
         out.write_all(export::CSV_HEADER.as_bytes())?;
     }
@@ -217,14 +222,31 @@ async fn export(
         out.write_all(line.as_bytes())?;
         n += 1;
         if progress && n % 10_000 == 0 {
-            eprint!("\rexported {n} events");
+            eprint!("\r{}", progress_line(n, total));
         }
     }
     out.flush()?;
     if progress {
-        eprintln!("\rexported {n} events");
+        eprintln!("\r{}", progress_line(n, total.map(|t| t.max(n))));
     }
     Ok(())
+}
+
+/// `[#########-----------]  45%  450000/1000000 events` (or a plain count).
+fn progress_line(done: u64, total: Option<u64>) -> String {
+    match total.filter(|t| *t > 0) {
+        Some(t) => {
+            let width = 30u64;
+            let filled = (done.min(t) * width / t) as usize;
+            let bar = format!(
+                "{}{}",
+                "#".repeat(filled),
+                "-".repeat(width as usize - filled)
+            );
+            format!("[{bar}] {:>3}%  {done}/{t} events", done.min(t) * 100 / t)
+        }
+        None => format!("exported {done} events"),
+    }
 }
 
 fn init_tracing(json: bool) {
@@ -425,4 +447,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress_line;
+
+    #[test]
+    fn progress_shows_a_bar_when_the_total_is_known() {
+        assert_eq!(
+            progress_line(0, Some(10)),
+            format!("[{}]   0%  0/10 events", "-".repeat(30))
+        );
+        assert_eq!(
+            progress_line(5, Some(10)),
+            format!("[{}{}]  50%  5/10 events", "#".repeat(15), "-".repeat(15))
+        );
+        assert_eq!(
+            progress_line(10, Some(10)),
+            format!("[{}] 100%  10/10 events", "#".repeat(30))
+        );
+        assert_eq!(progress_line(7, None), "exported 7 events");
+    }
 }

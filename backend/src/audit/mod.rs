@@ -260,6 +260,17 @@ impl Audit {
         }
     }
 
+    /// How many events match, when the backend can count cheaply (SQL).
+    pub async fn count(&self, f: &query::Filter) -> Option<u64> {
+        match &self.backend {
+            Backend::Sql(p) => query::count(p, f)
+                .await
+                .ok()
+                .and_then(|n| u64::try_from(n).ok()),
+            Backend::Dynamo(_) => None,
+        }
+    }
+
     /// Every matching event, oldest first, streamed.
     pub fn stream(
         &self,

@@ -454,6 +454,14 @@ fn from_ms(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
+/// How many events match `filter` (for an export's progress bar).
+pub async fn count(pool: &AnyPool, filter: &Filter) -> Result<i64, sqlx::Error> {
+    let (sql, binds) = where_clause(filter);
+    let sql = dialect(pool, &format!("SELECT COUNT(*) FROM audit_events{sql}"));
+    let row = bind_all(sqlx::query(&sql), &binds).fetch_one(pool).await?;
+    row.try_get(0)
+}
+
 /// The event names present in the trail, sorted, for the filter's list.
 /// A store error is logged and gives an empty list (the page still works).
 pub async fn distinct_events(pool: &AnyPool) -> Vec<String> {

@@ -140,6 +140,9 @@ async fn the_binary_serves_the_router_under_the_lambda_runtime() {
         )
         .env("BROKER_SESSION__KEY_SECRET_ARN", &secret)
         .env("BROKER_AWS__ENDPOINT_URL", &crate::moto::moto().endpoint)
+        // Its JSON logs are not this test's output.
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .expect("the broker binary starts");
