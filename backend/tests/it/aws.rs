@@ -448,3 +448,73 @@ async fn sts_mode_retries_once_at_3600_when_the_role_refuses_the_duration() {
         vec!["7200".to_string(), "3600".to_string()]
     );
 }
+
+/// Each AWS error the issue names becomes its own kind and plain words; a
+/// loopback STS answers with the error, the way AWS does.
+#[tokio::test]
+async fn aws_errors_become_words_a_person_understands() {
+    use axum::routing::post;
+    use saml_broker::exchange::{ErrorKind, Exchange, ExchangeRequest, StsExchange};
+    let cases = [
+        (
+            "IDPRejectedClaim",
+            403,
+            ErrorKind::IdpRejectedClaim,
+            "did not accept your sign-in",
+        ),
+        (
+            "InvalidIdentityToken",
+            400,
+            ErrorKind::InvalidIdentityToken,
+            "did not accept your sign-in",
+        ),
+        (
+            "ExpiredTokenException",
+            400,
+            ErrorKind::ExpiredToken,
+            "sign in again",
+        ),
+        ("AccessDenied", 403, ErrorKind::AccessDenied, "trust policy"),
+        ("Throttling", 400, ErrorKind::Throttled, "busy"),
+    ];
+    for (code, status, kind, words) in cases {
+        let sts = axum::Router::new().route(
+            "/",
+            post(move || async move {
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    format!("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>detail for {code}</Message></Error><RequestId>r</RequestId></ErrorResponse>"),
+                )
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, sts).await });
+        let aws = saml_broker::config::AwsConfig {
+            mode: AwsMode::StsSaml,
+            endpoint_url: Some(endpoint),
+            max_attempts: 1,
+            ..Default::default()
+        };
+        let ex = StsExchange::new(&saml_broker::exchange::sdk_config(&aws).await);
+        let req = ExchangeRequest {
+            saml_response: saml_broker::config::Secret::new("PHNhbWxwOlJlc3BvbnNlLz4="),
+            role: saml_broker::saml::RoleGrant::parse(DEV).unwrap(),
+            duration_seconds: 3600,
+            session_policy: None,
+        };
+        let err = ex.exchange(&req).await.unwrap_err();
+        assert_eq!(err.kind, kind, "{code}: {err}");
+        assert!(
+            err.user_message().contains(words),
+            "{code}: {}",
+            err.user_message()
+        );
+        assert!(
+            err.detail.contains(code),
+            "the admin sees the code: {}",
+            err.detail
+        );
+        assert!(!err.user_message().contains(code), "the person does not");
+    }
+}
