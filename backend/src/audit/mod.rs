@@ -110,22 +110,7 @@ pub enum AuditError {
     Dynamo(String),
 }
 
-/// Whether the pool talks to PostgreSQL (else SQLite).
-pub fn is_postgres(pool: &AnyPool) -> bool {
-    pool.connect_options()
-        .database_url
-        .scheme()
-        .starts_with("postgres")
-}
-
-/// SQL written with `?` placeholders, in the pool's dialect.
-pub fn sql(pool: &AnyPool, s: &str) -> String {
-    if is_postgres(pool) {
-        crate::store::numbered(s)
-    } else {
-        s.to_string()
-    }
-}
+pub use crate::store::{dialect as sql, is_postgres};
 
 /// Where the trail lives.
 #[derive(Clone)]

@@ -78,6 +78,23 @@ pub fn numbered(sql: &str) -> String {
     out
 }
 
+/// Whether an `Any` pool talks to PostgreSQL (else SQLite).
+pub fn is_postgres(pool: &AnyPool) -> bool {
+    pool.connect_options()
+        .database_url
+        .scheme()
+        .starts_with("postgres")
+}
+
+/// SQL written with `?` placeholders, in the pool's dialect.
+pub fn dialect(pool: &AnyPool, s: &str) -> String {
+    if is_postgres(pool) {
+        numbered(s)
+    } else {
+        s.to_string()
+    }
+}
+
 impl Store {
     /// Open the store named by `url`, including `dynamodb://<prefix>` (which
     /// uses the default AWS credentials and `aws.region` / `aws.endpoint_url`).
@@ -207,10 +224,9 @@ impl Store {
     }
 
     fn dialect(&self, s: &str) -> String {
-        if self.is_postgres() {
-            numbered(s)
-        } else {
-            s.to_string()
+        match &self.any {
+            Some(pool) => dialect(pool, s),
+            None => s.to_string(),
         }
     }
 

@@ -29,14 +29,29 @@ pub enum IssueError {
 }
 
 impl Ctx<'_> {
-    pub fn event(&self, name: &'static str, outcome: Outcome, data: &SessionData) -> AuditEvent {
+    /// An event about this request (request id, client address and agent,
+    /// the IdP) concerning `subject` and `assertion_id` when known.
+    pub fn event_about(
+        &self,
+        name: &'static str,
+        outcome: Outcome,
+        subject: Option<&str>,
+        assertion_id: Option<&str>,
+    ) -> AuditEvent {
         let mut e = AuditEvent::new(name, outcome, self.state.clock.now());
-        e.subject = Some(data.subject.clone());
+        e.subject = subject.map(str::to_string);
         e.request_id = Some(self.rid.0.clone());
         e.source_ip = self.client.ip.clone();
         e.user_agent = self.client.user_agent.clone();
+        e.idp = Some(self.state.verifier.idp().entity_id.clone());
+        e.assertion_id = assertion_id.map(str::to_string);
+        e
+    }
+
+    /// An event about this request by the signed-in person of `data`.
+    pub fn event(&self, name: &'static str, outcome: Outcome, data: &SessionData) -> AuditEvent {
+        let mut e = self.event_about(name, outcome, Some(&data.subject), Some(&data.assertion_id));
         e.idp = Some(data.idp.clone());
-        e.assertion_id = Some(data.assertion_id.clone());
         e
     }
 

@@ -4,7 +4,7 @@ use super::flow::{Ctx, IssueError};
 use super::session::AAD_ASSERTION;
 use super::session::{SessionData, KEY};
 use super::{AppState, ClientInfo, PageError, RequestId};
-use crate::audit::{AuditEvent, Outcome};
+use crate::audit::Outcome;
 use crate::policy::Decision;
 use crate::saml::authn::{self, RelayState, ReturnTo};
 use crate::saml::{metadata, Refusal, RoleArn, SamlError, VerifiedAssertion};
@@ -175,14 +175,16 @@ async fn acs_post(
     for m in &verified.claims.malformed_roles {
         tracing::warn!(subject = %verified.claims.name_id, value = %m.value, problem = %m.problem, "malformed Role attribute value ignored");
     }
-    let mut event = AuditEvent::new("login.succeeded", Outcome::Success, now);
-    fill(
-        &mut event,
-        &rid,
-        &client,
+    let ctx = Ctx {
+        state: &state,
+        rid: &rid,
+        client: &client,
+    };
+    let event = ctx.event_about(
+        "login.succeeded",
+        Outcome::Success,
         Some(&verified.claims.name_id),
         Some(&verified.assertion_id),
-        &state,
     );
     let event = event
         .detail(
@@ -224,14 +226,11 @@ async fn acs_post(
     let role = match decision {
         Decision::Deny(d) => {
             tracing::warn!(subject = %verified.claims.name_id, detail = %d.detail, "no role allowed");
-            let mut event = AuditEvent::new("login.failed", Outcome::Failure, now);
-            fill(
-                &mut event,
-                &rid,
-                &client,
+            let mut event = ctx.event_about(
+                "login.failed",
+                Outcome::Failure,
                 Some(&verified.claims.name_id),
                 Some(&verified.assertion_id),
-                &state,
             );
             event.reason = Some(d.detail.clone());
             state
@@ -357,29 +356,12 @@ pub fn issue_page(rid: &RequestId, e: IssueError) -> PageError {
     }
 }
 
-fn fill(
-    event: &mut AuditEvent,
-    rid: &RequestId,
-    client: &ClientInfo,
-    subject: Option<&str>,
-    assertion_id: Option<&str>,
-    state: &AppState,
-) {
-    event.request_id = Some(rid.0.clone());
-    event.source_ip = client.ip.clone();
-    event.user_agent = client.user_agent.clone();
-    event.subject = subject.map(str::to_string);
-    event.assertion_id = assertion_id.map(str::to_string);
-    event.idp = Some(state.verifier.idp().entity_id.clone());
-}
-
 async fn refuse(
     state: &AppState,
     rid: &RequestId,
     client: &ClientInfo,
     refusal: Refusal,
 ) -> PageError {
-    let now = state.clock.now();
     let err = &refusal.error;
     let reason: String = err.to_string().chars().take(300).collect();
     tracing::warn!(code = err.code(), %reason, subject = ?refusal.subject, "sign-in refused");
@@ -387,14 +369,11 @@ async fn refuse(
         "broker_login_total",
         &[("outcome", "failure"), ("reason", err.code())],
     );
-    let mut event = AuditEvent::new("login.failed", Outcome::Failure, now);
-    fill(
-        &mut event,
-        rid,
-        client,
+    let mut event = Ctx { state, rid, client }.event_about(
+        "login.failed",
+        Outcome::Failure,
         refusal.subject.as_deref(),
         refusal.assertion_id.as_deref(),
-        state,
     );
     // Parts of the reason may come from unsigned input: keep it short.
     event.reason = Some(reason);
@@ -418,20 +397,16 @@ async fn refuse_replay(
     client: &ClientInfo,
     v: &VerifiedAssertion,
 ) -> PageError {
-    let now = state.clock.now();
     tracing::warn!(code = "replay", assertion_id = %v.assertion_id, subject = %v.claims.name_id, "sign-in refused: assertion replayed");
     state.metrics.inc(
         "broker_login_total",
         &[("outcome", "failure"), ("reason", "replay")],
     );
-    let mut event = AuditEvent::new("login.failed", Outcome::Failure, now);
-    fill(
-        &mut event,
-        rid,
-        client,
+    let mut event = Ctx { state, rid, client }.event_about(
+        "login.failed",
+        Outcome::Failure,
         Some(&v.claims.name_id),
         Some(&v.assertion_id),
-        state,
     );
     event.reason = Some("assertion id already used (replay)".into());
     let event = event.detail("code", "replay");
