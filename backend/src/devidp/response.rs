@@ -4,9 +4,9 @@
 
 use super::keys::SigningKey;
 use crate::saml::claims;
+use crate::saml::dsig::{self, RsaSigner};
 use base64::Engine;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use samael::crypto::{CryptoProvider, XmlSec};
 
 pub const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 pub const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
@@ -163,12 +163,26 @@ impl ResponseSpec {
         mutate: impl FnOnce(String) -> String,
     ) -> anyhow::Result<String> {
         let mut assertion = mutate(self.assertion_xml(key)?);
+        let pkcs1 = key.key_der()?;
+        let pair = ring::signature::RsaKeyPair::from_der(&pkcs1)
+            .map_err(|e| anyhow::anyhow!("the IdP key is not a usable RSA key: {e}"))?;
+        let method: &'static str = match self.signature_method.as_str() {
+            dsig::RSA_SHA1 => dsig::RSA_SHA1,
+            dsig::RSA_SHA384 => dsig::RSA_SHA384,
+            dsig::RSA_SHA512 => dsig::RSA_SHA512,
+            _ => dsig::RSA_SHA256,
+        };
+        let signer = RsaSigner {
+            key: &pair,
+            pkcs1_der: &pkcs1,
+            method,
+        };
         if self.sign_assertion {
-            assertion = strip_decl(&XmlSec::sign_xml(&assertion, &key.key_der()?)?);
+            assertion = dsig::sign_template(&assertion, &self.assertion_id, &signer)?;
         }
         let response = self.response_xml(&assertion, key)?;
         if self.sign_response {
-            return Ok(XmlSec::sign_xml(&response, &key.key_der()?)?);
+            return Ok(dsig::sign_template(&response, &self.response_id, &signer)?);
         }
         Ok(response)
     }
@@ -223,16 +237,6 @@ impl ResponseSpec {
 
 fn esc(s: &str) -> String {
     quick_xml::escape::escape(s).into_owned()
-}
-
-fn strip_decl(s: &str) -> String {
-    match s.strip_prefix("<?xml") {
-        Some(rest) => rest
-            .split_once("?>")
-            .map(|(_, r)| r.trim_start().to_string())
-            .unwrap_or_default(),
-        None => s.to_string(),
-    }
 }
 
 pub fn new_id() -> String {

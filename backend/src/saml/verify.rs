@@ -13,27 +13,14 @@
 //! samael 0.0.22's default reduce step (see docs/samael-leak.md).
 
 use super::claims::{Claims, ClaimsError};
+use super::dsig::{self, DsigError, VerifyingKey};
 use super::metadata::IdpMetadata;
 use super::xml::{self, Element, NS_ASSERTION, NS_DSIG, NS_PROTOCOL};
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
-use samael::crypto::{
-    AllowedSignatureAlgorithm, CertificateDer, CryptoProvider, ReduceMode, XmlSec,
-};
 
 const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
-
-const RSA_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
-const DIGEST_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
-const STRONG_SIGNATURES: [AllowedSignatureAlgorithm; 6] = [
-    AllowedSignatureAlgorithm::RsaSha256,
-    AllowedSignatureAlgorithm::RsaSha384,
-    AllowedSignatureAlgorithm::RsaSha512,
-    AllowedSignatureAlgorithm::EcdsaSha256,
-    AllowedSignatureAlgorithm::EcdsaSha384,
-    AllowedSignatureAlgorithm::EcdsaSha512,
-];
 
 /// Why a response was refused. `Display` is the technical reason (logs and
 /// audit); [`SamlError::user_message`] is what the person is shown.
@@ -89,6 +76,22 @@ pub enum SamlError {
     Claims(#[from] ClaimsError),
     #[error("malformed {0}")]
     Malformed(String),
+    #[error("{0}")]
+    Profile(String),
+}
+
+impl From<DsigError> for SamlError {
+    fn from(e: DsigError) -> Self {
+        match e {
+            DsigError::Algorithm(a) => Self::WeakAlgorithm(a),
+            // `#id` naming another element is a wrapping attempt; anything
+            // else (a URL, a file, an XPointer) is not a same-document reference.
+            DsigError::Reference(uri) if is_bare_id_reference(&uri) => Self::Wrapped,
+            DsigError::Reference(uri) => Self::ExternalReference(uri),
+            e @ (DsigError::Digest | DsigError::Signature) => Self::BadSignature(e.to_string()),
+            e @ DsigError::Profile(_) => Self::Profile(e.to_string()),
+        }
+    }
 }
 
 impl SamlError {
@@ -118,6 +121,7 @@ impl SamlError {
             Self::InResponseTo { .. } => "in_response_to_mismatch",
             Self::Unsolicited => "unsolicited_not_allowed",
             Self::Claims(_) => "claims",
+            Self::Profile(_) => "signature_profile",
         }
     }
 
@@ -192,22 +196,20 @@ impl From<SamlError> for Refusal {
 pub struct Verifier {
     settings: VerifySettings,
     idp: IdpMetadata,
-    certs: Vec<CertificateDer>,
-    algorithms: Vec<AllowedSignatureAlgorithm>,
+    keys: Vec<VerifyingKey>,
 }
 
 impl Verifier {
     pub fn new(settings: VerifySettings, idp: IdpMetadata) -> Self {
-        let certs = idp
+        let keys = idp
             .certs
             .iter()
-            .map(|c| CertificateDer::from(c.der.clone()))
+            .filter_map(|c| dsig::key_from_certificate(&c.der))
             .collect();
         Self {
             settings,
             idp,
-            certs,
-            algorithms: STRONG_SIGNATURES.to_vec(),
+            keys,
         }
     }
 
@@ -256,7 +258,8 @@ impl Verifier {
         now: DateTime<Utc>,
     ) -> Result<VerifiedAssertion, Refusal> {
         let response = xml::parse(xml_text).map_err(SamlError::from)?;
-        let outer_assertion_id = self.structure(&response)?;
+        let (assertion, signatures) = structure(&response)?;
+        let outer_assertion_id = assertion.attr("ID").unwrap_or_default().to_string();
         let status = response
             .child(NS_PROTOCOL, "Status")
             .and_then(|s| s.child(NS_PROTOCOL, "StatusCode"))
@@ -265,38 +268,22 @@ impl Verifier {
         if status != STATUS_SUCCESS {
             return Err(SamlError::Status(status.to_string()).into());
         }
-
-        super::quiet::install();
-        let signed_xml = XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
-            xml_text,
-            &self.certs,
-            ReduceMode::PreDigest,
-            self.algorithms_for_xmlsec().as_deref(),
-        )
-        .map_err(|e| SamlError::BadSignature(e.to_string()))?;
-        let signed = xml::parse(&signed_xml).map_err(SamlError::from)?;
-        let (assertion, signed_response) = if signed.is(NS_ASSERTION, "Assertion") {
-            (&signed, None)
-        } else if signed.is(NS_PROTOCOL, "Response") {
-            let mut found = Vec::new();
-            signed.descendants(NS_ASSERTION, "Assertion", &mut found);
-            match found.as_slice() {
-                [one] => (*one, Some(&signed)),
-                other => return Err(SamlError::AssertionCount(other.len()).into()),
-            }
-        } else {
-            return Err(SamlError::Wrapped.into());
-        };
-        if assertion.attr("ID") != Some(outer_assertion_id.as_str()) {
-            return Err(SamlError::Wrapped.into());
-        }
-        if let Some(sr) = signed_response {
-            if sr.attr("ID") != response.attr("ID") {
-                return Err(SamlError::Wrapped.into());
-            }
+        // The whole profile of every signature is checked before any cryptography.
+        let profiled = signatures
+            .iter()
+            .map(|(signed, sig)| {
+                dsig::profile_check(signed, sig, self.settings.allow_sha1).map(|p| (*signed, p))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(SamlError::from)?;
+        for (signed, p) in &profiled {
+            p.verify(&response, signed, &self.keys)
+                .map_err(SamlError::from)?;
         }
 
-        // From here on the identity is known to be signed; keep it for the audit trail.
+        // From here on the assertion is known to be signed (by its own
+        // signature or by the Response's, which covers it); claims are read
+        // from this very element.
         let claims = Claims::from_assertion(assertion);
         let subject = claims.as_ref().ok().map(|c| c.name_id.clone());
         let refuse = |error: SamlError| Refusal {
@@ -304,6 +291,11 @@ impl Verifier {
             subject: subject.clone(),
             assertion_id: Some(outer_assertion_id.clone()),
         };
+        if assertion.attr("Version") != Some("2.0") {
+            return Err(refuse(SamlError::Malformed(
+                "Assertion Version is not 2.0".into(),
+            )));
+        }
         let checked = self
             .protocol_checks(&response, assertion, expected_request_id, now)
             .map_err(refuse)?;
@@ -317,84 +309,6 @@ impl Verifier {
             exchange_until: checked.exchange_until,
             claims,
         })
-    }
-
-    /// samael has no RSA-SHA1 entry in its allow-list, so with the SHA-1
-    /// opt-in xmlsec gets no list; `structure` has already refused anything
-    /// that is neither strong nor RSA-SHA1/SHA-1.
-    fn algorithms_for_xmlsec(&self) -> Option<Vec<AllowedSignatureAlgorithm>> {
-        (!self.settings.allow_sha1).then(|| self.algorithms.clone())
-    }
-
-    /// Checks on the raw document made before xmlsec runs. Returns the id of
-    /// the one assertion.
-    fn structure(&self, response: &Element) -> Result<String, SamlError> {
-        if !response.is(NS_PROTOCOL, "Response") {
-            return Err(SamlError::NotAResponse);
-        }
-        if response.attr("Version") != Some("2.0") {
-            return Err(SamlError::Malformed("Response Version is not 2.0".into()));
-        }
-        let mut enc = Vec::new();
-        response.descendants(NS_ASSERTION, "EncryptedAssertion", &mut enc);
-        if !enc.is_empty() {
-            return Err(SamlError::Encrypted);
-        }
-        let mut assertions = Vec::new();
-        response.descendants(NS_ASSERTION, "Assertion", &mut assertions);
-        let [assertion] = assertions.as_slice() else {
-            return Err(SamlError::AssertionCount(assertions.len()));
-        };
-        let mut signatures = Vec::new();
-        response.descendants(NS_DSIG, "Signature", &mut signatures);
-        if signatures.is_empty() {
-            return Err(SamlError::Unsigned);
-        }
-        for sig in &signatures {
-            let signed_info = sig
-                .child(NS_DSIG, "SignedInfo")
-                .ok_or_else(|| SamlError::Malformed("Signature without SignedInfo".into()))?;
-            let method = signed_info
-                .child(NS_DSIG, "SignatureMethod")
-                .and_then(|m| m.attr("Algorithm"))
-                .unwrap_or_default();
-            self.check_signature_algorithm(method)?;
-            for reference in signed_info.children_named(NS_DSIG, "Reference") {
-                let uri = reference.attr("URI").unwrap_or_default();
-                if !is_same_document_reference(uri) {
-                    return Err(SamlError::ExternalReference(uri.to_string()));
-                }
-                let digest = reference
-                    .child(NS_DSIG, "DigestMethod")
-                    .and_then(|m| m.attr("Algorithm"))
-                    .unwrap_or_default();
-                self.check_digest_algorithm(digest)?;
-            }
-        }
-        assertion
-            .attr("ID")
-            .map(str::to_string)
-            .ok_or_else(|| SamlError::Malformed("Assertion without ID".into()))
-    }
-
-    fn check_signature_algorithm(&self, uri: &str) -> Result<(), SamlError> {
-        if STRONG_SIGNATURES.iter().any(|a| a.signature_uri() == uri)
-            || (self.settings.allow_sha1 && uri == RSA_SHA1)
-        {
-            Ok(())
-        } else {
-            Err(SamlError::WeakAlgorithm(uri.to_string()))
-        }
-    }
-
-    fn check_digest_algorithm(&self, uri: &str) -> Result<(), SamlError> {
-        if STRONG_SIGNATURES.iter().any(|a| a.digest_uri() == uri)
-            || (self.settings.allow_sha1 && uri == DIGEST_SHA1)
-        {
-            Ok(())
-        } else {
-            Err(SamlError::WeakAlgorithm(uri.to_string()))
-        }
     }
 
     fn protocol_checks(
@@ -545,6 +459,82 @@ impl Verifier {
     }
 }
 
+/// The shape checks on the one parsed tree, before any cryptography: a SAML
+/// 2.0 Response with exactly one Assertion as a direct child, unique `ID`s,
+/// and every ds:Signature a direct child of the Response or the Assertion
+/// (at most one each). Returns the assertion and the (signed element,
+/// signature) pairs.
+type Signatures<'a> = Vec<(&'a Element, &'a Element)>;
+
+fn structure(response: &Element) -> Result<(&Element, Signatures<'_>), SamlError> {
+    if !response.is(NS_PROTOCOL, "Response") {
+        return Err(SamlError::NotAResponse);
+    }
+    if response.attr("Version") != Some("2.0") {
+        return Err(SamlError::Malformed("Response Version is not 2.0".into()));
+    }
+    let mut enc = Vec::new();
+    response.descendants(NS_ASSERTION, "EncryptedAssertion", &mut enc);
+    if !enc.is_empty() {
+        return Err(SamlError::Encrypted);
+    }
+    let mut assertions = Vec::new();
+    response.descendants(NS_ASSERTION, "Assertion", &mut assertions);
+    let [assertion] = assertions.as_slice() else {
+        return Err(SamlError::AssertionCount(assertions.len()));
+    };
+    if !response.elements().any(|e| std::ptr::eq(e, *assertion)) {
+        return Err(SamlError::Wrapped);
+    }
+    if assertion.attr("ID").is_none_or(str::is_empty) {
+        return Err(SamlError::Malformed("Assertion without ID".into()));
+    }
+    // IDs: only the unqualified `ID` attribute counts, and it must be unique.
+    let mut ids = std::collections::HashSet::new();
+    let mut duplicate = false;
+    response.walk(None, &mut |el, _| {
+        if let Some(id) = el.attr("ID") {
+            duplicate |= !ids.insert(id);
+        }
+    });
+    if duplicate {
+        return Err(SamlError::Wrapped);
+    }
+    let mut signatures = Vec::new();
+    let mut misplaced = false;
+    response.walk(None, &mut |el, parent| {
+        if el.is(NS_DSIG, "Signature") {
+            match parent {
+                Some(p) if std::ptr::eq(p, response) || std::ptr::eq(p, *assertion) => {
+                    signatures.push((p, el))
+                }
+                _ => misplaced = true,
+            }
+        }
+    });
+    if misplaced {
+        return Err(SamlError::from(DsigError::Profile(
+            "a Signature is not a direct child of the Response or the Assertion".into(),
+        )));
+    }
+    for parent in [response, *assertion] {
+        if signatures
+            .iter()
+            .filter(|(p, _)| std::ptr::eq(*p, parent))
+            .count()
+            > 1
+        {
+            return Err(SamlError::from(DsigError::Profile(
+                "more than one Signature on one element".into(),
+            )));
+        }
+    }
+    if signatures.is_empty() {
+        return Err(SamlError::Unsigned);
+    }
+    Ok((assertion, signatures))
+}
+
 struct Checked {
     replay_until: DateTime<Utc>,
     exchange_until: DateTime<Utc>,
@@ -561,30 +551,12 @@ fn time_attr(el: &Element, name: &str) -> Result<Option<DateTime<Utc>>, SamlErro
         .transpose()
 }
 
-/// Empty, or `#` followed by an XML NCName.
-pub fn is_same_document_reference(uri: &str) -> bool {
-    if uri.is_empty() {
-        return true;
-    }
+/// `#` followed by an XML NCName.
+fn is_bare_id_reference(uri: &str) -> bool {
     let Some(id) = uri.strip_prefix('#') else {
         return false;
     };
     let mut chars = id.chars();
     matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_')
         && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reference_uris() {
-        assert!(is_same_document_reference(""));
-        assert!(is_same_document_reference("#_abc-1.2"));
-        assert!(!is_same_document_reference("#xpointer(id('a'))"));
-        assert!(!is_same_document_reference("http://evil/x"));
-        assert!(!is_same_document_reference("file:///etc/passwd"));
-        assert!(!is_same_document_reference("#1abc"));
-    }
 }
