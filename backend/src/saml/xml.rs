@@ -697,6 +697,18 @@ impl<'a> Parser<'a> {
     }
 
     fn check_ns_uri(&self, prefix: &str, value: &str) -> Result<(), XmlError> {
+        // Characters that canonical forms escape differently (libxml2 writes
+        // `&#38;` where the C14N spec says `&amp;`) and that no URI needs.
+        if value.bytes().any(|b| {
+            matches!(
+                b,
+                b'&' | b'<' | b'>' | b'"' | b'\'' | b' ' | b'\t' | b'\n' | b'\r'
+            )
+        }) {
+            return Err(XmlError::Namespace(format!(
+                "namespace name {value:?} contains a character that has no single canonical form"
+            )));
+        }
         if !is_absolute_uri(value) {
             return Err(XmlError::Namespace(format!(
                 "namespace name {value:?} for prefix {prefix:?} is not an absolute URI"

@@ -6,6 +6,7 @@ mod admin;
 mod audit;
 mod aws;
 mod browser;
+mod c14n;
 mod checks;
 mod common;
 mod dynamo;
