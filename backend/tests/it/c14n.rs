@@ -264,7 +264,7 @@ fn exclusive_c14n_matches_libxml2_on_generated_documents() {
         docs.push((doc.clone(), Vec::new(), Vec::new()));
         let path = random_path(&mut rng, &root);
         docs.push((doc.clone(), path.clone(), Vec::new()));
-        let mut prefixes: Vec<String> = PREFIXES
+        let prefixes: Vec<String> = PREFIXES
             .iter()
             .filter(|_| rng.chance(40))
             .map(|p| p.to_string())

@@ -10,6 +10,7 @@ mod c14n;
 mod checks;
 mod common;
 mod dynamo;
+mod hostile;
 mod http;
 mod interop;
 mod lambda;
