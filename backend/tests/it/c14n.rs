@@ -176,7 +176,10 @@ fn element(rng: &mut Rng, out: &mut String, scope: &mut Vec<(String, String)>, d
         out.push_str(&format!("<{name}{decls}{attr_text}>"));
         for _ in 0..children.max(1) {
             match rng.below(6) {
-                0 => out.push_str(*rng.pick(&TEXTS)),
+                0 => {
+                    let t: &str = rng.pick(&TEXTS);
+                    out.push_str(t)
+                }
                 1 if rng.chance(50) => out.push_str("<!-- a comment -->"),
                 2 if rng.chance(40) => out.push_str("<![CDATA[<cdata> & \"stuff\"]]>"),
                 _ => element(rng, out, scope, depth + 1),
