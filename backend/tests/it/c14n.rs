@@ -177,7 +177,7 @@ fn element(rng: &mut Rng, out: &mut String, scope: &mut Vec<(String, String)>, d
         for _ in 0..children.max(1) {
             match rng.below(6) {
                 0 => {
-                    let t: &str = rng.pick(&TEXTS);
+                    let t: &&str = rng.pick(&TEXTS);
                     out.push_str(t)
                 }
                 1 if rng.chance(50) => out.push_str("<!-- a comment -->"),
