@@ -119,6 +119,112 @@ fn bench_verify(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // Hostile shapes under the 256 KiB cap (as in tests/it/hostile.rs): each
+    // must be refused, and this is how long the refusal takes.
+    let signature = {
+        let s = xml_text.find("<ds:Signature").unwrap();
+        let e = xml_text.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
+        xml_text[s..e].to_string()
+    };
+    let reference = {
+        let s = xml_text.find("<ds:Reference").unwrap();
+        let e = xml_text.find("</ds:Reference>").unwrap() + "</ds:Reference>".len();
+        xml_text[s..e].to_string()
+    };
+    let name = |mut i: usize| {
+        let mut s = String::new();
+        loop {
+            s.push((b'a' + (i % 26) as u8) as char);
+            i /= 26;
+            if i == 0 {
+                return s;
+            }
+        }
+    };
+    let attrs: String = (0..28_000).map(|i| format!(" {}=\"\"", name(i))).collect();
+    let decls: String = (0..3_000)
+        .map(|i| format!(" xmlns:n{i}=\"urn:n:{i}\""))
+        .collect();
+    let transforms_start = xml_text.find("<ds:Transforms>").unwrap();
+    let transforms_end = xml_text.find("</ds:Transforms>").unwrap() + "</ds:Transforms>".len();
+    let many_transforms = format!(
+        "{}<ds:Transforms>{}</ds:Transforms>{}",
+        &xml_text[..transforms_start],
+        r#"<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>"#.repeat(2_000),
+        &xml_text[transforms_end..]
+    );
+    let xslt = format!(
+        "{}<ds:Transforms><ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xslt-19991116\"><xsl:stylesheet xmlns:xsl=\"http://www.w3.org/1999/XSL/Transform\" version=\"1.0\">{}</xsl:stylesheet></ds:Transform></ds:Transforms>{}",
+        &xml_text[..transforms_start],
+        "<xsl:template match=\"/\"><xsl:for-each select=\"//*\"><xsl:value-of select=\"count(//*)\"/></xsl:for-each></xsl:template>".repeat(1_000),
+        &xml_text[transforms_end..]
+    );
+    let shapes: Vec<(&str, String)> = vec![
+        (
+            "28k_attributes",
+            xml_text.replacen("<Assertion ", &format!("<Assertion{attrs} "), 1),
+        ),
+        (
+            "5k_nesting",
+            xml_text.replacen(
+                "<Subject>",
+                &format!("<Subject>{}{}", "<x>".repeat(5_000), "</x>".repeat(5_000)),
+                1,
+            ),
+        ),
+        (
+            "3k_namespace_decls",
+            xml_text.replacen("<Assertion ", &format!("<Assertion{decls} "), 1),
+        ),
+        (
+            "30k_elements",
+            xml_text.replacen(
+                "<Subject>",
+                &format!("<Subject>{}", "<x/>".repeat(30_000)),
+                1,
+            ),
+        ),
+        (
+            "200kB_text",
+            xml_text.replacen("alice@example.com", &"A".repeat(200_000), 1),
+        ),
+        (
+            "60_signatures",
+            xml_text.replacen(
+                "<Subject>",
+                &format!("<Subject>{}", signature.repeat(60)),
+                1,
+            ),
+        ),
+        (
+            "300_references",
+            xml_text.replacen(&reference, &reference.repeat(300), 1),
+        ),
+        ("2k_transforms", many_transforms),
+        ("xslt_1k_templates", xslt),
+        (
+            "bad_signature_valid_shape",
+            xml_text.replacen("alice@example.com", "mallory@example.com", 1),
+        ),
+    ];
+    let mut g = c.benchmark_group("hostile");
+    g.throughput(Throughput::Elements(1));
+    for (label, doc) in &shapes {
+        assert!(doc.len() < 256 * 1024, "{label} over the cap");
+        assert!(
+            verifier.verify_xml(doc, Some(REQUEST_ID), f.now).is_err(),
+            "{label} accepted"
+        );
+        g.bench_function(*label, |b| {
+            b.iter(|| {
+                verifier
+                    .verify_xml(black_box(doc), Some(REQUEST_ID), f.now)
+                    .is_err()
+            })
+        });
+    }
+    g.finish();
 }
 
 criterion_group!(benches, bench_verify);
