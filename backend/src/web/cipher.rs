@@ -64,7 +64,17 @@ impl SessionCipher {
 
     /// Encrypt `plain`, binding it to `aad` (e.g. the value's purpose).
     pub fn seal(&self, plain: &[u8], aad: &[u8]) -> Result<String, CipherError> {
-        let nonce: [u8; NONCE] = rand::random();
+        self.seal_with_nonce(rand::random(), plain, aad)
+    }
+
+    /// The sealed format: base64 (standard alphabet, no padding) of
+    /// nonce (12 bytes) || ciphertext || tag (16 bytes).
+    fn seal_with_nonce(
+        &self,
+        nonce: [u8; NONCE],
+        plain: &[u8],
+        aad: &[u8],
+    ) -> Result<String, CipherError> {
         let mut tag = [0u8; TAG];
         let ct = encrypt_aead(
             Cipher::aes_256_gcm(),
@@ -135,6 +145,32 @@ mod tests {
         )
         .unwrap();
         assert!(other.open(&c.seal(b"x", b"a").unwrap(), b"a").is_err());
+    }
+
+    /// Values sealed by earlier versions must still open: this vector was made
+    /// with the OpenSSL implementation (and cross-checked with Python's
+    /// `cryptography` AESGCM), key = 32 x 0x07, nonce = 01..0c.
+    #[test]
+    fn sealed_format_is_stable() {
+        let c = SessionCipher::from_base64(
+            &base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+        )
+        .unwrap();
+        let nonce: [u8; 12] = core::array::from_fn(|i| i as u8 + 1);
+        let v1 = "AQIDBAUGBwgJCgsMyBmL7A+ewk+XW2Z7+9PKIbiWHq4PLtq42BBV13fzRPzxdQ";
+        let v2 = "AQIDBAUGBwgJCgsMGxH2tIbFz2c/1G9rgwSYlw";
+        assert_eq!(
+            c.seal_with_nonce(nonce, b"secret credentials", b"creds")
+                .unwrap(),
+            v1
+        );
+        assert_eq!(c.seal_with_nonce(nonce, b"", b"").unwrap(), v2);
+        assert_eq!(c.open(v1, b"creds").unwrap(), b"secret credentials");
+        assert_eq!(c.open(v2, b"").unwrap(), b"");
+        assert!(c.open(v1, b"").is_err());
+        // Shorter than nonce + tag, and not base64.
+        assert!(c.open("AQIDBAUGBwgJCgsM", b"").is_err());
+        assert!(c.open("***", b"").is_err());
     }
 
     #[test]
