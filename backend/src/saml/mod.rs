@@ -6,6 +6,7 @@ pub mod claims;
 pub mod metadata;
 pub mod quiet;
 pub mod verify;
+pub mod x509;
 pub mod xml;
 
 pub use claims::{Claims, ProviderArn, RoleArn, RoleGrant};
