@@ -12,6 +12,7 @@ mod dynamo;
 mod http;
 mod interop;
 mod lambda;
+mod logs;
 mod moto;
 mod postgres;
 mod xsw;
