@@ -134,13 +134,11 @@ impl SigningKey {
     }
 
     pub fn cert_pem(&self) -> anyhow::Result<String> {
-        Ok(pem::encode_string(PEM_CERT, LineEnding::LF, &self.cert)
-            .map_err(|e| anyhow::anyhow!("{e}"))?)
+        pem::encode_string(PEM_CERT, LineEnding::LF, &self.cert).map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     pub fn key_pem(&self) -> anyhow::Result<String> {
-        Ok(pem::encode_string(PEM_KEY, LineEnding::LF, &self.pkcs8)
-            .map_err(|e| anyhow::anyhow!("{e}"))?)
+        pem::encode_string(PEM_KEY, LineEnding::LF, &self.pkcs8).map_err(|e| anyhow::anyhow!("{e}"))
     }
 }
 

@@ -251,8 +251,11 @@ fn bit_string<'a>(contents: &'a [u8], what: &'static str) -> Result<&'a [u8], Ce
     }
 }
 
-/// `SEQUENCE { algorithm OID, parameters ANY OPTIONAL }` -> (oid, parameters TLV).
-fn algorithm_identifier(contents: &[u8]) -> Result<(&[u8], Option<(u8, &[u8])>), CertError> {
+/// An algorithm's OID contents and its parameters' TLV (tag, contents), if any.
+type Algorithm<'a> = (&'a [u8], Option<(u8, &'a [u8])>);
+
+/// `SEQUENCE { algorithm OID, parameters ANY OPTIONAL }`.
+fn algorithm_identifier(contents: &[u8]) -> Result<Algorithm<'_>, CertError> {
     let mut d = Der::new(contents);
     let oid = d.expect(TAG_OID)?;
     oid_text(oid)?;
