@@ -9,6 +9,7 @@ pub mod config;
 pub mod devidp;
 pub mod exchange;
 pub mod lambda;
+pub mod logging;
 pub mod policy;
 pub mod saml;
 pub mod startup;

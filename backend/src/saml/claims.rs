@@ -72,6 +72,9 @@ impl ProviderArn {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    pub fn account_id(&self) -> &str {
+        self.0.split(':').nth(4).unwrap_or_default()
+    }
 }
 
 macro_rules! string_newtype_impls {
@@ -105,7 +108,10 @@ pub struct RoleGrant {
 }
 
 impl RoleGrant {
-    /// Accepts `role,provider` and `provider,role`.
+    /// Accepts `role,provider` and `provider,role`, both in the same AWS
+    /// account: STS only lets a role be assumed through a SAML provider of its
+    /// own account, so a cross-account pair is malformed (a typo, or an IdP
+    /// rule gone wrong) and is reported instead of being offered.
     pub fn parse(value: &str) -> Result<Self, String> {
         let parts: Vec<&str> = value.split(',').map(str::trim).collect();
         let [a, b] = parts.as_slice() else {
@@ -121,6 +127,13 @@ impl RoleGrant {
             RoleArn::parse(b),
         ) {
             (Some(role), Some(provider), _, _) | (_, _, Some(provider), Some(role)) => {
+                if role.account_id() != provider.account_id() {
+                    return Err(format!(
+                        "role account {} differs from its SAML provider's account {}",
+                        role.account_id(),
+                        provider.account_id()
+                    ));
+                }
                 Ok(Self { role, provider })
             }
             _ => Err("expected one IAM role ARN and one SAML provider ARN".into()),
@@ -289,6 +302,36 @@ mod tests {
         assert_eq!(c.malformed_roles.len(), 3);
         assert!(c.malformed_roles[0].problem.contains("found 1 part"));
         assert_eq!(c.malformed_roles[1].value, format!("{ROLE},{ROLE}"));
+    }
+
+    #[test]
+    fn role_and_provider_in_different_accounts_are_malformed() {
+        let other_prov = "arn:aws:iam::222222222222:saml-provider/ADFS";
+        let other_role = "arn:aws:iam::222222222222:role/Admin";
+        let c = Claims::from_assertion(&assertion(&attr(
+            ATTR_ROLE,
+            &[
+                &format!("{ROLE},{other_prov}"),
+                &format!("{other_prov},{ROLE}"),
+                &format!("{other_role},{PROV}"),
+                &format!("{other_role},{other_prov}"),
+            ],
+        )))
+        .unwrap();
+        assert_eq!(c.roles.len(), 1);
+        assert_eq!(c.roles[0].role.as_str(), other_role);
+        assert_eq!(c.roles[0].provider.account_id(), "222222222222");
+        assert_eq!(c.malformed_roles.len(), 3);
+        assert_eq!(c.malformed_roles[0].value, format!("{ROLE},{other_prov}"));
+        assert_eq!(
+            c.malformed_roles[0].problem,
+            "role account 111111111111 differs from its SAML provider's account 222222222222"
+        );
+        assert_eq!(
+            c.malformed_roles[2].problem,
+            "role account 222222222222 differs from its SAML provider's account 111111111111"
+        );
+        assert!(RoleGrant::parse(&format!("{ROLE},{other_prov}")).is_err());
     }
 
     #[test]

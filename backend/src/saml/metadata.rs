@@ -120,18 +120,13 @@ pub fn fingerprint(der: &[u8]) -> String {
 }
 
 fn describe_cert(der: &[u8]) -> Result<SigningCert, String> {
-    let x = openssl::x509::X509::from_der(der).map_err(|e| e.to_string())?;
-    let subject = x
-        .subject_name()
-        .entries()
-        .filter_map(|e| e.data().to_string().ok())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let x = super::x509::parse_certificate(der).map_err(|e| e.to_string())?;
     Ok(SigningCert {
-        der: der.to_vec(),
+        der: x.der,
         fingerprint: fingerprint(der),
-        subject,
-        not_after: x.not_after().to_string(),
+        subject: x.subject,
+        // The format OpenSSL's ASN1_TIME printing used: `Nov 25 15:40:11 2027 GMT`.
+        not_after: x.not_after.format("%b %e %H:%M:%S %Y GMT").to_string(),
     })
 }
 
@@ -228,5 +223,59 @@ mod tests {
         let root = xml::parse(&m).unwrap();
         assert_eq!(root.attr("entityID"), Some("https://b/saml/metadata"));
         assert!(m.contains(r#"Location="https://b/saml/acs""#));
+    }
+
+    fn with_cert(b64: &str) -> String {
+        format!(
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="http://www.okta.com/exk">
+<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>
+{b64}
+</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp/sso"/>
+</md:IDPSSODescriptor></md:EntityDescriptor>"#
+        )
+    }
+
+    /// What check-config prints for a real-world (Okta) signing certificate;
+    /// the expiry keeps the format the OpenSSL-based version printed.
+    #[test]
+    fn signing_certificate_is_described() {
+        let md = IdpMetadata::parse(&with_cert(include_str!("testdata/okta-signing.b64"))).unwrap();
+        let c = &md.certs[0];
+        assert_eq!(c.not_after, "Sep  7 14:33:59 2028 GMT");
+        assert!(
+            c.subject
+                .ends_with("CN=dev-513394, emailAddress=info@okta.com"),
+            "{}",
+            c.subject
+        );
+        assert!(
+            c.fingerprint.starts_with("d4:0d:f0:1c:"),
+            "{}",
+            c.fingerprint
+        );
+    }
+
+    #[test]
+    fn a_certificate_that_is_not_x509_is_refused() {
+        // Valid base64, not a certificate; and a certificate with a byte appended.
+        let mut der = base64::engine::general_purpose::STANDARD
+            .decode(
+                include_str!("testdata/okta-signing.b64")
+                    .split_whitespace()
+                    .collect::<String>(),
+            )
+            .unwrap();
+        der.push(0);
+        for b64 in [
+            "bm90IGEgY2VydGlmaWNhdGU=".to_string(),
+            base64::engine::general_purpose::STANDARD.encode(&der),
+        ] {
+            assert!(matches!(
+                IdpMetadata::parse(&with_cert(&b64)),
+                Err(MetadataError::BadCertificate { index: 0, .. })
+            ));
+        }
     }
 }

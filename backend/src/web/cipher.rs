@@ -2,7 +2,7 @@
 //! AWS credentials and the SAMLResponse kept for a role switch.
 
 use base64::Engine;
-use openssl::symm::{decrypt_aead, encrypt_aead, Cipher};
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use std::path::Path;
 
 const NONCE: usize = 12;
@@ -10,7 +10,7 @@ const TAG: usize = 16;
 
 #[derive(Clone)]
 pub struct SessionCipher {
-    key: [u8; 32],
+    key: LessSafeKey,
 }
 
 impl std::fmt::Debug for SessionCipher {
@@ -25,8 +25,8 @@ pub enum CipherError {
     Key(String),
     #[error("sealed value could not be opened (wrong key or tampered)")]
     Open,
-    #[error("encryption failed: {0}")]
-    Seal(#[from] openssl::error::ErrorStack),
+    #[error("encryption failed")]
+    Seal,
 }
 
 impl SessionCipher {
@@ -39,7 +39,16 @@ impl SessionCipher {
                 "session.key must decode to exactly 32 bytes (openssl rand -base64 32)".into(),
             )
         })?;
-        Ok(Self { key })
+        Self::from_key(&key)
+    }
+
+    fn from_key(key: &[u8; 32]) -> Result<Self, CipherError> {
+        // AES-256 takes any 32-byte key; ring refuses only other lengths.
+        let unbound = UnboundKey::new(&AES_256_GCM, key)
+            .map_err(|_| CipherError::Key("AES-256-GCM refused the key".into()))?;
+        Ok(Self {
+            key: LessSafeKey::new(unbound),
+        })
     }
 
     /// Read the key file, or create it (0600) with a fresh random key and a warning.
@@ -53,7 +62,7 @@ impl SessionCipher {
                     CipherError::Key(format!("cannot create {}: {e}", path.display()))
                 })?;
                 tracing::warn!(path = %path.display(), "generated a new session encryption key; several instances must share one key: set session.key explicitly");
-                Ok(Self { key })
+                Self::from_key(&key)
             }
             Err(e) => Err(CipherError::Key(format!(
                 "cannot read {}: {e}",
@@ -64,20 +73,29 @@ impl SessionCipher {
 
     /// Encrypt `plain`, binding it to `aad` (e.g. the value's purpose).
     pub fn seal(&self, plain: &[u8], aad: &[u8]) -> Result<String, CipherError> {
-        let nonce: [u8; NONCE] = rand::random();
-        let mut tag = [0u8; TAG];
-        let ct = encrypt_aead(
-            Cipher::aes_256_gcm(),
-            &self.key,
-            Some(&nonce),
-            aad,
-            plain,
-            &mut tag,
-        )?;
-        let mut out = Vec::with_capacity(NONCE + ct.len() + TAG);
+        self.seal_with_nonce(rand::random(), plain, aad)
+    }
+
+    /// The sealed format: base64 (standard alphabet, no padding) of
+    /// nonce (12 bytes) || ciphertext || tag (16 bytes).
+    fn seal_with_nonce(
+        &self,
+        nonce: [u8; NONCE],
+        plain: &[u8],
+        aad: &[u8],
+    ) -> Result<String, CipherError> {
+        let mut out = Vec::with_capacity(NONCE + plain.len() + TAG);
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ct);
-        out.extend_from_slice(&tag);
+        out.extend_from_slice(plain);
+        let mut tail = out.split_off(NONCE);
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut tail,
+            )
+            .map_err(|_| CipherError::Seal)?;
+        out.append(&mut tail);
         Ok(base64::engine::general_purpose::STANDARD_NO_PAD.encode(out))
     }
 
@@ -89,9 +107,13 @@ impl SessionCipher {
             return Err(CipherError::Open);
         }
         let (nonce, rest) = raw.split_at(NONCE);
-        let (ct, tag) = rest.split_at(rest.len() - TAG);
-        decrypt_aead(Cipher::aes_256_gcm(), &self.key, Some(nonce), aad, ct, tag)
-            .map_err(|_| CipherError::Open)
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CipherError::Open)?;
+        let mut in_out = rest.to_vec();
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::from(aad), &mut in_out)
+            .map_err(|_| CipherError::Open)?;
+        Ok(plain.to_vec())
     }
 }
 
@@ -135,6 +157,32 @@ mod tests {
         )
         .unwrap();
         assert!(other.open(&c.seal(b"x", b"a").unwrap(), b"a").is_err());
+    }
+
+    /// Values sealed by earlier versions must still open: this vector was made
+    /// with the OpenSSL implementation (and cross-checked with Python's
+    /// `cryptography` AESGCM), key = 32 x 0x07, nonce = 01..0c.
+    #[test]
+    fn sealed_format_is_stable() {
+        let c = SessionCipher::from_base64(
+            &base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+        )
+        .unwrap();
+        let nonce: [u8; 12] = core::array::from_fn(|i| i as u8 + 1);
+        let v1 = "AQIDBAUGBwgJCgsMyBmL7A+ewk+XW2Z7+9PKIbiWHq4PLtq42BBV13fzRPzxdQ";
+        let v2 = "AQIDBAUGBwgJCgsMGxH2tIbFz2c/1G9rgwSYlw";
+        assert_eq!(
+            c.seal_with_nonce(nonce, b"secret credentials", b"creds")
+                .unwrap(),
+            v1
+        );
+        assert_eq!(c.seal_with_nonce(nonce, b"", b"").unwrap(), v2);
+        assert_eq!(c.open(v1, b"creds").unwrap(), b"secret credentials");
+        assert_eq!(c.open(v2, b"").unwrap(), b"");
+        assert!(c.open(v1, b"").is_err());
+        // Shorter than nonce + tag, and not base64.
+        assert!(c.open("AQIDBAUGBwgJCgsM", b"").is_err());
+        assert!(c.open("***", b"").is_err());
     }
 
     #[test]

@@ -94,5 +94,23 @@ pub fn new_token() -> String {
 
 /// Constant-time comparison of two tokens.
 pub fn tokens_equal(a: &str, b: &str) -> bool {
-    a.len() == b.len() && openssl::memcmp::eq(a.as_bytes(), b.as_bytes())
+    use subtle::ConstantTimeEq;
+    // The length of a token is not secret; its bytes are compared in constant time.
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_equal_compares_whole_tokens() {
+        let t = new_token();
+        assert!(tokens_equal(&t, &t.clone()));
+        assert!(!tokens_equal(&t, &new_token()));
+        assert!(!tokens_equal(&t, &t[..t.len() - 1]));
+        assert!(!tokens_equal("abc", "abd"));
+        assert!(!tokens_equal("", "a"));
+        assert!(tokens_equal("", ""));
+    }
 }

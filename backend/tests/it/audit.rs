@@ -400,3 +400,36 @@ async fn the_audit_cli_verifies_and_exports() {
     std::fs::write(&cfg, "[idp]\nmetadata_file = \"idp.xml\"\n[storage]\nurl = \"sqlite:///nonexistent-dir/x/y.db\"\n").unwrap();
     assert_eq!(run(&["audit", "verify"]).status.code(), Some(2));
 }
+
+/// A Role value pairing a role with another account's SAML provider is not
+/// offered; the login.succeeded event says why, like any malformed value.
+#[tokio::test]
+async fn cross_account_role_pair_is_recorded_as_malformed() {
+    let app = TestApp::spawn(AppOptions::default()).await;
+    let c = client();
+    let cross = "arn:aws:iam::111111111111:role/Cross,arn:aws:iam::222222222222:saml-provider/ADFS";
+    let r = app
+        .sign_in(&c, "alice@example.com", &[ROLE_DEV, cross])
+        .await;
+    assert_eq!(r.status(), 303);
+    let (status, s) = app.get_json(&c, "/api/session").await;
+    assert_eq!(status, 200, "{s}");
+    assert!(!s.to_string().contains("role/Cross"), "{s}");
+    let detail: String =
+        sqlx::query_scalar("SELECT detail FROM audit_events WHERE event = 'login.succeeded'")
+            .fetch_one(app.state.audit.sql_pool().unwrap())
+            .await
+            .unwrap();
+    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+    assert_eq!(
+        detail["malformed_roles"],
+        serde_json::json!([format!(
+            "{cross}: role account 111111111111 differs from its SAML provider's account 222222222222"
+        )]),
+        "{detail}"
+    );
+    assert_eq!(
+        detail["roles"],
+        serde_json::json!(["arn:aws:iam::111111111111:role/Dev"])
+    );
+}

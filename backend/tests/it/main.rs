@@ -14,6 +14,7 @@ mod hostile;
 mod http;
 mod interop;
 mod lambda;
+mod logs;
 mod moto;
 mod postgres;
 mod xsw;
