@@ -25,16 +25,9 @@ COPY frontend/ ./
 RUN npm run build
 
 # ---------------------------------------------------------------------------
-# 2. The binary. samael generates its xmlsec bindings with bindgen (libclang)
-#    from xmlsec1-config; libxml and openssl link the system libraries.
+# 2. The binary. Pure Rust apart from ring's and SQLite's bundled C: no
+#    system library headers are needed (no OpenSSL, libxml2 or libxmlsec1).
 FROM rust:1-bookworm AS build
-# Debian packages are not pinned to versions: bookworm only carries the
-# current security release of each, so a pin would break the next build.
-# hadolint ignore=DL3008
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libclang-dev libxml2-dev libxmlsec1-dev pkg-config \
- && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY backend/ backend/
@@ -43,15 +36,16 @@ RUN cargo build --release --locked --bin saml-broker \
  && install -m 0755 target/release/saml-broker /usr/local/bin/saml-broker
 
 # ---------------------------------------------------------------------------
-# 3. What both images share: the shared libraries the binary links
-#    (libxmlsec1, libxmlsec1-openssl, libxml2, libssl3), CA certificates for the
-#    IdP metadata URL and AWS, and the binary. `--version` fails the build here
-#    if a library is missing.
+# 3. What both images share: CA certificates for the IdP metadata URL and
+#    AWS, and the binary, which links only glibc. `--version` fails the build
+#    here if it cannot run.
 FROM debian:bookworm-slim AS base
+# Debian packages are not pinned to versions: bookworm only carries the
+# current security release of each, so a pin would break the next build.
 # hadolint ignore=DL3008
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      ca-certificates libssl3 libxml2 libxmlsec1 libxmlsec1-openssl \
+      ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /usr/local/bin/saml-broker /usr/local/bin/saml-broker
 RUN /usr/local/bin/saml-broker --version

@@ -10,9 +10,10 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-# 1. Debian packages: xmlsec/libxml2 headers for samael, libclang for bindgen,
-#    xmlsec1 for cross-checks, python venv for moto, node for the test IdP.
-APT_PACKAGES=(build-essential pkg-config libxml2-dev libxmlsec1-dev libxmlsec1-openssl libclang-dev xmlsec1 python3-venv curl ca-certificates)
+# 1. Debian packages: a C compiler (ring, SQLite), xmlsec1 only as the tests'
+#    signature oracle, python venv for moto and lxml, node for the test IdP.
+#    The build needs no library headers (no OpenSSL, libxml2 or libxmlsec1).
+APT_PACKAGES=(build-essential xmlsec1 python3-venv curl ca-certificates)
 # Debian's Chromium for the browser tests (playwright-core drives it; nothing is downloaded by npm).
 if [ "${SETUP_BROWSER:-1}" = 1 ]; then APT_PACKAGES+=(chromium); fi
 missing=()
