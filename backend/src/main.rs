@@ -107,12 +107,19 @@ enum ExportFormat {
 
 async fn open_audit(config: &Path) -> anyhow::Result<(Config, saml_broker::audit::Audit)> {
     let cfg = load_config(config)?;
-    let store = saml_broker::store::Store::open_with(&cfg.storage_url(), &cfg.aws).await?;
+    let store = open_store(&cfg).await?;
     if store.migrates_on_start() {
-        store.migrate().await?;
+        store.migrate().await.context("migrating the store")?;
     }
     let audit = store.audit();
     Ok((cfg, audit))
+}
+
+/// Open `storage.url`, naming it (without its password) when that fails.
+async fn open_store(cfg: &Config) -> anyhow::Result<saml_broker::store::Store> {
+    saml_broker::store::Store::open_with(&cfg.storage_url(), &cfg.aws)
+        .await
+        .with_context(|| format!("opening storage.url {}", cfg.storage_url_redacted()))
 }
 
 async fn audit_command(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
@@ -126,7 +133,10 @@ async fn audit_command(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             let r = match r {
                 Ok(r) => r,
                 Err(e) => {
-                    eprintln!("error: the audit chain could not be checked: {e:#}");
+                    eprintln!(
+                        "{}",
+                        report(&e.context("the audit chain could not be checked"))
+                    );
                     return Ok(ExitCode::from(2));
                 }
             };
@@ -278,10 +288,31 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("{}", report(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error for a person: the outermost context on the first line, then each
+/// cause once. A cause whose text an earlier line already shows (an error that
+/// embeds its source, like sqlx's) is not repeated.
+fn report(e: &anyhow::Error) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        let text = text.trim();
+        if text.is_empty() || lines.iter().any(|l| l.contains(text)) {
+            continue;
+        }
+        lines.push(text.to_string());
+    }
+    let mut out = format!("error: {}", lines.first().map_or("", String::as_str));
+    for l in lines.iter().skip(1) {
+        out.push_str("\n  caused by: ");
+        out.push_str(l);
+    }
+    out
 }
 
 /// Under AWS Lambda: configuration from `BROKER_…` environment variables (or
@@ -291,7 +322,7 @@ async fn lambda_main() -> ExitCode {
     let cfg = match load_config(Path::new(&path)) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("{}", report(&e));
             return ExitCode::FAILURE;
         }
     };
@@ -299,7 +330,7 @@ async fn lambda_main() -> ExitCode {
     let state = match saml_broker::startup::prepare(cfg, Arc::new(SystemClock)).await {
         Ok(s) => s,
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "cannot start");
+            tracing::error!(error = %report_inline(&e), "cannot start");
             return ExitCode::FAILURE;
         }
     };
@@ -310,6 +341,13 @@ async fn lambda_main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// [`report`] on one line, for a log line.
+fn report_inline(e: &anyhow::Error) -> String {
+    report(e)
+        .trim_start_matches("error: ")
+        .replace("\n  caused by: ", ": ")
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -405,9 +443,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate { config } => {
             let cfg = load_config(&config)?;
-            let store = saml_broker::store::Store::open_with(&cfg.storage_url(), &cfg.aws).await?;
-            store.migrate().await?;
-            println!("store {} is up to date", cfg.storage.url);
+            let store = open_store(&cfg).await?;
+            store.migrate().await.context("migrating the store")?;
+            println!("store {} is up to date", cfg.storage_url_redacted());
         }
         Command::Audit { command } => return audit_command(command).await,
         Command::DevIdp {
@@ -451,7 +489,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
-    use super::progress_line;
+    use super::{progress_line, report};
+
+    #[test]
+    fn an_error_shows_its_context_once_then_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("database error: {0}")]
+        struct Embeds(#[source] std::io::Error);
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "unable to open database file");
+        let e = anyhow::Error::new(Embeds(io)).context("opening storage.url sqlite:///x/y.db");
+        assert_eq!(
+            report(&e),
+            "error: opening storage.url sqlite:///x/y.db\n  caused by: database error: unable to open database file"
+        );
+        assert_eq!(report(&anyhow::anyhow!("plain")), "error: plain");
+    }
 
     #[test]
     fn progress_shows_a_bar_when_the_total_is_known() {

@@ -83,7 +83,7 @@ pub async fn prepare_parts(
         Some(s) => s,
         None => Store::open_with(&config.storage_url(), &config.aws)
             .await
-            .with_context(|| format!("opening storage.url {}", config.storage.url))?,
+            .with_context(|| format!("opening storage.url {}", config.storage_url_redacted()))?,
     };
     if store.migrates_on_start() {
         store.migrate().await.context("migrating the store")?;

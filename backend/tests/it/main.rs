@@ -7,6 +7,7 @@ mod audit;
 mod aws;
 mod browser;
 mod checks;
+mod cli;
 mod common;
 mod dynamo;
 mod http;

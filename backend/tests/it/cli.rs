@@ -1,0 +1,206 @@
+//! The `saml-broker` command line as an operator runs it: its error
+//! messages, `check-config`, `serve` and the audit export in a pipeline.
+
+use crate::common::*;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Output};
+
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_saml-broker"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test");
+    c
+}
+
+/// Run `saml-broker ARGS --config DIR/broker.toml` with these extra variables.
+pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = bin();
+    c.args(args).arg("--config").arg(dir.join("broker.toml"));
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[allow(dead_code)]
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A directory holding `idp.xml` and a `broker.toml` of `toml` (with the
+/// metadata file, SQLite in the directory and a loopback AWS endpoint, unless
+/// `toml` says otherwise).
+pub fn config_dir(toml: &str) -> TempDir {
+    let dir = TempDir::new();
+    std::fs::write(
+        dir.0.join("idp.xml"),
+        metadata_for(IDP, "https://adfs.example.com/adfs/ls/", &[idp_key()]),
+    )
+    .unwrap();
+    std::fs::write(dir.0.join("broker.toml"), toml).unwrap();
+    dir
+}
+
+pub const BASE: &str = "[idp]\nmetadata_file = \"idp.xml\"\n[aws]\nendpoint_url = \"http://127.0.0.1:9\"\n[storage]\nurl = \"sqlite://broker.db\"\n";
+
+/// No line of an error says the same thing twice.
+fn assert_no_repeats(err: &str) {
+    let lines: Vec<&str> = err.lines().collect();
+    for (i, l) in lines.iter().enumerate() {
+        let core = l
+            .trim()
+            .trim_start_matches("error: ")
+            .trim_start_matches("caused by: ");
+        for other in &lines[i + 1..] {
+            assert!(!other.contains(core), "repeated {core:?} in:\n{err}");
+        }
+    }
+}
+
+/// A loopback server answering every request with `answer`, on its own thread.
+fn canned_server(answer: &'static str) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(answer.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn a_missing_configuration_file_says_so_once() {
+    let dir = TempDir::new();
+    let o = run_in(&dir.0, &["check-config"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("cannot read configuration file"), "{err}");
+    assert!(err.contains("broker.toml"), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    assert_no_repeats(&err);
+}
+
+#[test]
+fn a_typo_in_an_environment_variable_is_reported_as_that_variable() {
+    let dir = config_dir(BASE);
+    let o = run_in(
+        &dir.0,
+        &["check-config"],
+        &[("BROKER_SERVER__LISTN", "0.0.0.0:8080")],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("error: environment variable BROKER_SERVER__LISTN"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean BROKER_SERVER__LISTEN?"), "{err}");
+    assert!(!err.contains("configuration file"), "{err}");
+}
+
+#[test]
+fn a_typo_in_the_file_names_the_line_and_the_key_meant() {
+    let dir = config_dir(&format!(
+        "{BASE}[server]\npublic_url = \"http://127.0.0.1:8080\"\nlistn = \"0.0.0.0:8080\"\n"
+    ));
+    let o = run_in(&dir.0, &["check-config"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "broker.toml, line 9: unknown key `server.listn`; did you mean `server.listen`?"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_sqlite_file_in_a_missing_directory_names_the_directory_once() {
+    let dir = config_dir(
+        "[idp]\nmetadata_file = \"idp.xml\"\n[storage]\nurl = \"sqlite://missing/dir/broker.db\"\n",
+    );
+    for cmd in [&["migrate"][..], &["audit", "export"]] {
+        let o = run_in(&dir.0, cmd, &[]);
+        assert_eq!(o.status.code(), Some(1), "{cmd:?}");
+        let err = stderr(&o);
+        let missing = dir.0.join("missing/dir");
+        assert!(err.contains(&format!("{}", missing.display())), "{err}");
+        assert!(err.contains("does not exist"), "{err}");
+        assert_eq!(err.matches("does not exist").count(), 1, "{err}");
+        assert_no_repeats(&err);
+    }
+}
+
+#[test]
+fn an_unreachable_postgres_names_the_host_and_the_cause_once_without_the_password() {
+    // Port 1 on loopback: nothing listens, the connection is refused.
+    let dir = config_dir("[idp]\nmetadata_file = \"idp.xml\"\n");
+    let o = run_in(
+        &dir.0,
+        &["migrate"],
+        &[(
+            "BROKER_STORAGE__URL",
+            "postgres://broker:hunter2@127.0.0.1:1/broker",
+        )],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("postgres://broker:***@127.0.0.1:1/broker"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(err.to_lowercase().contains("connection refused"), "{err}");
+    assert!(
+        !err.contains("pool timed out"),
+        "the real cause, not the pool's: {err}"
+    );
+    assert_no_repeats(&err);
+}
+
+#[test]
+fn a_metadata_url_that_cannot_be_fetched_names_the_cause() {
+    let not_found =
+        canned_server("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    let cases = [
+        (
+            format!("http://127.0.0.1:{not_found}/metadata.xml"),
+            "HTTP 404",
+        ),
+        // https to a server that speaks plain HTTP: the TLS handshake fails.
+        (
+            format!("https://127.0.0.1:{not_found}/metadata.xml"),
+            "TLS failed",
+        ),
+        // .invalid never resolves (RFC 2606).
+        (
+            "https://adfs.broker-test.invalid/FederationMetadata.xml".to_string(),
+            "DNS lookup failed",
+        ),
+        (
+            "http://127.0.0.1:1/metadata.xml".to_string(),
+            "cannot connect",
+        ),
+    ];
+    for (url, want) in cases {
+        let dir = config_dir(&format!(
+            "[idp]\nmetadata_url = \"{url}\"\nallow_insecure_metadata_url = true\n[aws]\nendpoint_url = \"http://127.0.0.1:9\"\n"
+        ));
+        let o = run_in(&dir.0, &["check-config"], &[]);
+        assert_eq!(o.status.code(), Some(1), "{url}");
+        let err = stderr(&o);
+        assert!(err.contains(&url), "{url}: {err}");
+        assert!(err.contains(want), "{url}: want {want:?} in {err}");
+        assert_no_repeats(&err);
+    }
+}
