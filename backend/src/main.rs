@@ -343,7 +343,177 @@ async fn lambda_main() -> ExitCode {
     }
 }
 
-/// [`report`] on one line, for a log line.
+/// `check-config`: what the broker would use, each fact once, with the store
+/// and the AWS endpoint actually tried. Secrets (the session key, a password
+/// in `storage.url`) are never printed. Exit 1 with one line per problem.
+async fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
+    use saml_broker::config::AwsMode;
+    let cfg = load_config(path)?;
+    let idp = metadata::load(
+        cfg.idp
+            .metadata_file
+            .as_ref()
+            .map(|p| cfg.resolve_path(p))
+            .as_deref(),
+        cfg.idp.metadata_url.as_deref(),
+    )
+    .await
+    .context("IdP metadata (idp.metadata_file / idp.metadata_url)")?;
+    let policy =
+        saml_broker::policy::Policy::from_table(&cfg.policy, &cfg.base_dir).context("[policy]")?;
+    let mut lines: Vec<(&str, String)> = vec![
+        ("public URL", cfg.server.public_url.clone()),
+        ("web app", format!("{}/app/", cfg.public_base())),
+        ("SP entity id", cfg.sp_entity_id()),
+        ("ACS URL", cfg.acs_url()),
+        ("IdP entity id", idp.entity_id.clone()),
+        ("IdP SSO URL", idp.sso_redirect_url.clone()),
+    ];
+    for c in &idp.certs {
+        lines.push((
+            "IdP signing cert",
+            format!(
+                "{} (subject {}, expires {})",
+                c.fingerprint, c.subject, c.not_after
+            ),
+        ));
+    }
+    let allowed = |b: bool, yes: &str| if b { yes.to_string() } else { "refused".into() };
+    lines.push((
+        "IdP-initiated",
+        allowed(cfg.idp.allow_idp_initiated, "allowed"),
+    ));
+    lines.push((
+        "clock skew",
+        format!("{} s", cfg.idp.max_clock_skew_seconds),
+    ));
+    lines.push((
+        "SHA-1",
+        allowed(cfg.idp.allow_sha1, "ACCEPTED (idp.allow_sha1)"),
+    ));
+    lines.push((
+        "AWS mode",
+        format!("{:?} in {}", cfg.aws.mode, cfg.aws.region),
+    ));
+    let mut problems: Vec<String> = Vec::new();
+    match check_aws_endpoint(&cfg).await {
+        Ok(line) => lines.push(("AWS endpoint", line)),
+        Err(p) => problems.push(p),
+    }
+    match check_store(&cfg).await {
+        Ok(line) => lines.push(("storage", line)),
+        Err(p) => problems.push(p),
+    }
+    lines.push(("admin groups", cfg.admin.groups.join(", ")));
+    if policy.is_empty() {
+        lines.push((
+            "policy",
+            "no rules: every role in the assertion is allowed; the person chooses when there are several".into(),
+        ));
+    } else {
+        for line in policy.summary() {
+            lines.push(("policy", line));
+        }
+    }
+    if cfg.aws.mode == AwsMode::Cognito {
+        if let Some(key) = policy.session_policy_key() {
+            problems.push(format!("{key}: aws.mode = \"cognito\" cannot pass a session policy; use aws.mode = \"sts-saml\" or remove it"));
+        }
+    }
+    problems.extend(policy.lint());
+    if problems.is_empty() {
+        println!("configuration {} is valid", path.display());
+    } else {
+        println!("configuration {}", path.display());
+    }
+    for (k, v) in &lines {
+        println!("  {k:<17} {v}");
+    }
+    if problems.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &problems {
+        eprintln!("problem: {p}");
+    }
+    eprintln!(
+        "error: {} problem(s); fix them and run check-config again",
+        problems.len()
+    );
+    Ok(ExitCode::FAILURE)
+}
+
+/// The store answers (SQL: a query; DynamoDB: the tables). A SQLite file
+/// that does not exist yet is not created here; its directory is checked.
+async fn check_store(cfg: &Config) -> Result<String, String> {
+    let shown = cfg.storage_url_redacted();
+    let url = cfg.storage_url();
+    if let Some(file) = url.strip_prefix("sqlite://") {
+        let file = Path::new(file.split('?').next().unwrap_or_default());
+        if !file.exists() {
+            let dir = file
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            return if dir.is_dir() {
+                Ok(format!(
+                    "{shown}: not created yet; serve creates it in {}",
+                    dir.display()
+                ))
+            } else {
+                Err(format!(
+                    "storage.url {shown}: the directory {} does not exist",
+                    dir.display()
+                ))
+            };
+        }
+    }
+    let ping = async {
+        let store = saml_broker::store::Store::open_with(&url, &cfg.aws).await?;
+        store.ping().await
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(15), ping).await {
+        Ok(Ok(())) => Ok(format!("{shown}: reachable")),
+        Ok(Err(e)) => Err(format!(
+            "storage.url {shown}: cannot be reached: {}",
+            report_inline(&anyhow::Error::new(e))
+        )),
+        Err(_) => Err(format!(
+            "storage.url {shown}: cannot be reached: no answer in 15 s"
+        )),
+    }
+}
+
+/// The host the broker sends AWS calls to resolves in DNS.
+async fn check_aws_endpoint(cfg: &Config) -> Result<String, String> {
+    use saml_broker::config::AwsMode;
+    let url = match &cfg.aws.endpoint_url {
+        Some(u) => u.clone(),
+        None => match cfg.aws.mode {
+            AwsMode::Cognito => {
+                format!("https://cognito-identity.{}.amazonaws.com", cfg.aws.region)
+            }
+            AwsMode::StsSaml => format!("https://sts.{}.amazonaws.com", cfg.aws.region),
+        },
+    };
+    let parsed = url::Url::parse(&url).map_err(|e| format!("aws endpoint {url}: {e}"))?;
+    let host = parsed.host_str().unwrap_or_default().to_string();
+    let port = parsed.port_or_known_default().unwrap_or(443);
+    let bare = host.trim_matches(['[', ']']).to_string();
+    let lookup = tokio::net::lookup_host((bare, port));
+    let found = tokio::time::timeout(std::time::Duration::from_secs(10), lookup).await;
+    match found {
+        Ok(Ok(mut addrs)) => match addrs.next() {
+            Some(a) => Ok(format!("{url} (resolves to {})", a.ip())),
+            None => Err(format!("AWS endpoint {url}: {host} has no address")),
+        },
+        Ok(Err(e)) => Err(format!("AWS endpoint {url}: {host} does not resolve: {e}")),
+        Err(_) => Err(format!(
+            "AWS endpoint {url}: looking up {host} took more than 10 s"
+        )),
+    }
+}
+
+/// [`report`] on one line, for a log line or a finding.
 fn report_inline(e: &anyhow::Error) -> String {
     report(e)
         .trim_start_matches("error: ")
@@ -364,76 +534,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!(listen = %listener.local_addr()?, "saml-broker listening; open {public}/");
             saml_broker::startup::serve(listener, state).await?;
         }
-        Command::CheckConfig { config } => {
-            let cfg = load_config(&config)?;
-            let idp = metadata::load(
-                cfg.idp
-                    .metadata_file
-                    .as_ref()
-                    .map(|p| cfg.resolve_path(p))
-                    .as_deref(),
-                cfg.idp.metadata_url.as_deref(),
-            )
-            .await
-            .context("IdP metadata (idp.metadata_file / idp.metadata_url)")?;
-            println!("configuration {} is valid", config.display());
-            println!("  public URL        {}", cfg.server.public_url);
-            println!("  SP entity id      {}", cfg.sp_entity_id());
-            println!("  ACS URL           {}", cfg.acs_url());
-            println!("  IdP entity id     {}", idp.entity_id);
-            println!("  IdP SSO URL       {}", idp.sso_redirect_url);
-            for c in &idp.certs {
-                println!(
-                    "  IdP signing cert  {} (subject {}, expires {})",
-                    c.fingerprint, c.subject, c.not_after
-                );
-            }
-            println!(
-                "  IdP-initiated     {}",
-                if cfg.idp.allow_idp_initiated {
-                    "allowed"
-                } else {
-                    "refused"
-                }
-            );
-            println!("  clock skew        {} s", cfg.idp.max_clock_skew_seconds);
-            println!(
-                "  SHA-1             {}",
-                if cfg.idp.allow_sha1 {
-                    "ACCEPTED (idp.allow_sha1)"
-                } else {
-                    "refused"
-                }
-            );
-            println!(
-                "  AWS mode          {:?} in {}",
-                cfg.aws.mode, cfg.aws.region
-            );
-            println!("  storage           {}", cfg.storage.url);
-            println!("  admin groups      {}", cfg.admin.groups.join(", "));
-            let policy = saml_broker::policy::Policy::from_table(&cfg.policy, &cfg.base_dir)?;
-            if policy.is_empty() {
-                println!("  policy            no rules: every role in the assertion is allowed; the person chooses when there are several");
-            }
-            for line in policy.summary() {
-                println!("  policy            {line}");
-            }
-            if cfg.aws.mode == saml_broker::config::AwsMode::Cognito {
-                if let Some(key) = policy.session_policy_key() {
-                    anyhow::bail!("{key}: aws.mode = \"cognito\" cannot pass a session policy; use aws.mode = \"sts-saml\" or remove it");
-                }
-            }
-            let problems = policy.lint();
-            if !problems.is_empty() {
-                for p in &problems {
-                    eprintln!("problem: {p}");
-                }
-                anyhow::bail!(
-                    "{} policy problem(s); fix them or remove the rules",
-                    problems.len()
-                );
-            }
-        }
+        Command::CheckConfig { config } => return check_config(&config).await,
         Command::Metadata { config } => {
             let cfg = load_config(&config)?;
             print!(

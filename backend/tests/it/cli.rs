@@ -204,3 +204,94 @@ fn a_metadata_url_that_cannot_be_fetched_names_the_cause() {
         assert_no_repeats(&err);
     }
 }
+
+#[test]
+fn check_config_reaches_the_store_and_the_aws_endpoint_and_prints_no_secret() {
+    let key = b64("0123456789abcdef0123456789abcdef");
+    // The test server's password is `postgres` (trust auth ignores it).
+    let dir = config_dir(
+        "[idp]\nmetadata_file = \"idp.xml\"\n[aws]\nendpoint_url = \"http://localhost:5000\"\n",
+    );
+    let o = run_in(
+        &dir.0,
+        &["check-config"],
+        &[
+            ("BROKER_SESSION__KEY", &key),
+            (
+                "BROKER_STORAGE__URL",
+                "postgres://postgres:postgres@127.0.0.1:5432/test",
+            ),
+        ],
+    );
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(o.status.success(), "{out}{err}");
+    assert!(
+        out.contains("storage           postgres://postgres:***@127.0.0.1:5432/test: reachable"),
+        "{out}"
+    );
+    assert!(
+        !out.contains(":postgres@") && !err.contains(":postgres@"),
+        "{out}{err}"
+    );
+    assert!(!out.contains(&key) && !err.contains(&key), "{out}{err}");
+    assert!(
+        out.contains("AWS endpoint      http://localhost:5000 (resolves to "),
+        "{out}"
+    );
+    assert!(
+        out.contains("web app           http://127.0.0.1:8080/app/"),
+        "{out}"
+    );
+    // Each finding once.
+    assert_eq!(out.matches("no rules").count(), 1, "{out}");
+    let mut seen = std::collections::HashSet::new();
+    for l in out.lines() {
+        assert!(seen.insert(l), "printed twice: {l}");
+    }
+}
+
+#[test]
+fn check_config_does_not_create_a_sqlite_file() {
+    let dir = config_dir(BASE);
+    let o = run_in(&dir.0, &["check-config"], &[]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("broker.db: not created yet; serve creates it in"),
+        "{out}"
+    );
+    assert!(!dir.0.join("broker.db").exists());
+}
+
+#[test]
+fn check_config_fails_on_an_unreachable_store_or_an_unknown_aws_host() {
+    let dir = config_dir(
+        "[idp]\nmetadata_file = \"idp.xml\"\n[aws]\nendpoint_url = \"https://sts.broker-test.invalid\"\n",
+    );
+    let o = run_in(
+        &dir.0,
+        &["check-config"],
+        &[(
+            "BROKER_STORAGE__URL",
+            "postgres://broker:hunter2@127.0.0.1:1/broker",
+        )],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(!out.contains("is valid"), "{out}");
+    assert!(!format!("{out}{err}").contains("hunter2"), "{out}{err}");
+    let problems: Vec<&str> = err.lines().filter(|l| l.starts_with("problem: ")).collect();
+    assert_eq!(problems.len(), 2, "{err}");
+    assert!(
+        problems[0].contains("AWS endpoint https://sts.broker-test.invalid")
+            && problems[0].contains("does not resolve"),
+        "{err}"
+    );
+    assert!(
+        problems[1]
+            .contains("storage.url postgres://broker:***@127.0.0.1:1/broker: cannot be reached")
+            && problems[1].to_lowercase().contains("connection refused"),
+        "{err}"
+    );
+    assert!(err.contains("error: 2 problem(s)"), "{err}");
+}
