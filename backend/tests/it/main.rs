@@ -9,6 +9,7 @@ mod browser;
 mod checks;
 mod cli;
 mod common;
+mod docs;
 mod dynamo;
 mod http;
 mod interop;
