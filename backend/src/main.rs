@@ -334,6 +334,10 @@ async fn lambda_main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(e) = saml_broker::startup::record_start(&state).await {
+        tracing::error!(error = %report_inline(&e), "cannot start");
+        return ExitCode::FAILURE;
+    }
     match saml_broker::lambda::run(state).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -513,6 +517,18 @@ async fn check_aws_endpoint(cfg: &Config) -> Result<String, String> {
     }
 }
 
+/// Bind `server.listen`, saying what to do when the port is taken.
+async fn bind(listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => Ok(l),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(anyhow::anyhow!(
+            "cannot listen on {listen} (server.listen): another process is using that port. Stop it, or set server.listen (BROKER_SERVER__LISTEN) to a free address"
+        )),
+        Err(e) => Err(anyhow::Error::new(e)
+            .context(format!("cannot listen on {listen} (server.listen)"))),
+    }
+}
+
 /// [`report`] on one line, for a log line or a finding.
 fn report_inline(e: &anyhow::Error) -> String {
     report(e)
@@ -527,12 +543,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_tracing(cfg.server.log_format == "json");
             let listen = cfg.server.listen.clone();
             let public = cfg.server.public_url.clone();
+            // The port first: a busy port stops the start before the store is
+            // opened or anything is written to it.
+            let listener = bind(&listen).await?;
             let state = saml_broker::startup::prepare(cfg, Arc::new(SystemClock)).await?;
-            let listener = tokio::net::TcpListener::bind(&listen)
-                .await
-                .with_context(|| format!("binding server.listen {listen}"))?;
+            saml_broker::startup::record_start(&state).await?;
             tracing::info!(listen = %listener.local_addr()?, "saml-broker listening; open {public}/");
-            saml_broker::startup::serve(listener, state).await?;
+            saml_broker::startup::run(listener, state).await?;
         }
         Command::CheckConfig { config } => return check_config(&config).await,
         Command::Metadata { config } => {

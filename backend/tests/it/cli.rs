@@ -295,3 +295,59 @@ fn check_config_fails_on_an_unreachable_store_or_an_unknown_aws_host() {
     );
     assert!(err.contains("error: 2 problem(s)"), "{err}");
 }
+
+/// Text without ANSI colour codes (the log lines may carry them).
+pub fn plain(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn serve_on_a_busy_port_fails_clearly_and_leaves_no_event_behind() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap();
+    let dir = config_dir(&format!("{BASE}[server]\nlisten = \"{addr}\"\n"));
+    let o = run_in(&dir.0, &["serve"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = plain(&stderr(&o));
+    assert!(
+        err.contains(&format!(
+            "error: cannot listen on {addr} (server.listen): another process is using that port"
+        )),
+        "{err}"
+    );
+    // The port is checked before the store is opened: no file, so no event.
+    assert!(!dir.0.join("broker.db").exists(), "the store was touched");
+    assert!(!err.contains("config.loaded"), "{err}");
+}
+
+#[tokio::test]
+async fn nothing_is_audited_until_the_broker_can_serve() {
+    let dir = config_dir(BASE);
+    let cfg =
+        saml_broker::config::Config::load(&dir.0.join("broker.toml"), std::iter::empty()).unwrap();
+    let state =
+        saml_broker::startup::prepare(cfg, std::sync::Arc::new(saml_broker::clock::SystemClock))
+            .await
+            .unwrap();
+    assert_eq!(
+        state.audit.verify().await.unwrap().events,
+        0,
+        "prepare audits nothing"
+    );
+    saml_broker::startup::record_start(&state).await.unwrap();
+    let r = state.audit.verify().await.unwrap();
+    assert_eq!(r.events, 1);
+}
