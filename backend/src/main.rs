@@ -168,8 +168,12 @@ async fn audit_command(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             until,
         } => {
             let (_, audit) = open_audit(&config).await?;
-            export(&audit, format, since, until).await?;
-            Ok(ExitCode::SUCCESS)
+            match export(&audit, format, since, until).await {
+                // The reader went away (`audit export | head`): it has what it
+                // wanted, so stop quietly, as cat and grep do.
+                Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+                r => r.map(|()| ExitCode::SUCCESS),
+            }
         }
         AuditCommand::Archive {
             config,
@@ -240,6 +244,13 @@ async fn export(
         eprintln!("\r{}", progress_line(n, total.map(|t| t.max(n))));
     }
     Ok(())
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// `[#########-----------]  45%  450000/1000000 events` (or a plain count).

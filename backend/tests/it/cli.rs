@@ -351,3 +351,42 @@ async fn nothing_is_audited_until_the_broker_can_serve() {
     let r = state.audit.verify().await.unwrap();
     assert_eq!(r.events, 1);
 }
+
+/// `saml-broker audit export | head`: the reader goes away; the export stops
+/// quietly with exit 0 instead of "Broken pipe".
+#[tokio::test]
+async fn audit_export_into_a_closed_pipe_ends_quietly() {
+    use saml_broker::audit::{AuditEvent, Outcome};
+    let dir = config_dir(BASE);
+    let cfg =
+        saml_broker::config::Config::load(&dir.0.join("broker.toml"), std::iter::empty()).unwrap();
+    let state =
+        saml_broker::startup::prepare(cfg, std::sync::Arc::new(saml_broker::clock::SystemClock))
+            .await
+            .unwrap();
+    // More than one write buffer's worth, so writes fail mid-stream too.
+    for i in 0..300 {
+        state
+            .audit
+            .record(
+                AuditEvent::new("login.failed", Outcome::Failure, chrono::Utc::now())
+                    .detail("n", i),
+            )
+            .await
+            .unwrap();
+    }
+    for format in ["jsonl", "csv"] {
+        let mut child = bin()
+            .args(["audit", "export", "--format", format, "--config"])
+            .arg(dir.0.join("broker.toml"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Like `head -0`: close the read end before anything is read.
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{format}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{format}: quiet");
+    }
+}
