@@ -559,7 +559,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let listener = bind(&listen).await?;
             let state = saml_broker::startup::prepare(cfg, Arc::new(SystemClock)).await?;
             saml_broker::startup::record_start(&state).await?;
-            tracing::info!(listen = %listener.local_addr()?, "saml-broker listening; open {public}/");
+            let addr = listener.local_addr()?;
+            let public = public.trim_end_matches('/');
+            let app = format!("{public}/app/");
+            tracing::info!(listen = %addr, app = %app, "saml-broker listening on {addr}; web app {app}, account page {public}/");
             saml_broker::startup::run(listener, state).await?;
         }
         Command::CheckConfig { config } => return check_config(&config).await,

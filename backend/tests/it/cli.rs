@@ -390,3 +390,100 @@ async fn audit_export_into_a_closed_pipe_ends_quietly() {
         assert_eq!(stderr(&o), "", "{format}: quiet");
     }
 }
+
+/// `serve` says where the web app is, writes `config.loaded` once it
+/// listens, and creates the session key file (mode 0600) on first start.
+#[test]
+fn serve_names_the_web_app_and_creates_a_private_session_key() {
+    use std::io::BufRead;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = config_dir(&format!(
+        "{BASE}[server]\nlisten = \"127.0.0.1:0\"\npublic_url = \"http://broker.test:8080\"\n"
+    ));
+    let mut child = bin()
+        .arg("serve")
+        .arg("--config")
+        .arg(dir.0.join("broker.toml"))
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(plain(&line));
+        }
+    });
+    let mut seen = Vec::new();
+    let line = loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(l) if l.contains("saml-broker listening") => break l,
+            Ok(l) => seen.push(l),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("no start-up line in:\n{}", seen.join("\n"));
+            }
+        }
+    };
+    assert!(
+        line.contains("web app http://broker.test:8080/app/"),
+        "{line}"
+    );
+    assert!(
+        line.contains("account page http://broker.test:8080/"),
+        "{line}"
+    );
+    let addr = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .unwrap()
+        .to_string();
+    // It serves.
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let key = dir.0.join("session.key");
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "session.key is private");
+    let _ = child.kill();
+    let _ = child.wait();
+    let export = run_in(&dir.0, &["audit", "export"], &[]);
+    let events: Vec<serde_json::Value> = stdout(&export)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["event"], "config.loaded");
+}
+
+/// The demo's session key is made by the broker on first start, so no key
+/// is shared by every checkout: git ignores it and does not track it.
+#[test]
+fn the_demo_session_key_is_not_in_the_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let ignore = std::fs::read_to_string(root.join(".gitignore")).unwrap();
+    assert!(
+        ignore.lines().any(|l| l.trim() == "/demo/session.key"),
+        "{ignore}"
+    );
+    let demo = std::fs::read_to_string(root.join("demo/broker.toml")).unwrap();
+    assert!(
+        !demo.contains("[session]"),
+        "the demo sets no key: session.key is generated"
+    );
+    if let Ok(o) = Command::new("git")
+        .args(["ls-files", "--error-unmatch", "demo/session.key"])
+        .current_dir(root)
+        .output()
+    {
+        if root.join(".git").exists() {
+            assert!(!o.status.success(), "demo/session.key is tracked by git");
+        }
+    }
+}
