@@ -13,6 +13,15 @@
 # COPY --chmod/--link, no heredocs): `sam build` drives the Docker Engine API
 # without BuildKit. The classic builder also builds every stage above its
 # target, so the Lambda stage comes before the server stage.
+#
+# Two build arguments let scripts/container-test.sh build the same runtime
+# stages (3-5) around a binary built on the host, on a Debian base it made
+# itself, without pulling the node and rust images:
+#   RUNTIME_BASE  the image the runtime stages start from (bookworm-slim);
+#   BINARY_FROM   where /usr/local/bin/saml-broker comes from: the `build`
+#                 stage below, or an image holding a prebuilt binary there.
+ARG RUNTIME_BASE=debian:bookworm-slim
+ARG BINARY_FROM=build
 
 # ---------------------------------------------------------------------------
 # 1. The browser app. backend/build.rs embeds frontend/dist into the binary.
@@ -35,11 +44,16 @@ COPY --from=frontend /src/frontend/dist/ frontend/dist/
 RUN cargo build --release --locked --bin saml-broker \
  && install -m 0755 target/release/saml-broker /usr/local/bin/saml-broker
 
+# The binary the runtime stages copy: from `build` unless BINARY_FROM says otherwise.
+# hadolint ignore=DL3006
+FROM ${BINARY_FROM} AS binary
+
 # ---------------------------------------------------------------------------
 # 3. What both images share: CA certificates for the IdP metadata URL and
 #    AWS, and the binary, which links only glibc. `--version` fails the build
 #    here if it cannot run.
-FROM debian:bookworm-slim AS base
+# hadolint ignore=DL3006
+FROM ${RUNTIME_BASE} AS base
 # Debian packages are not pinned to versions: bookworm only carries the
 # current security release of each, so a pin would break the next build.
 # hadolint ignore=DL3008
@@ -47,7 +61,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/*
-COPY --from=build /usr/local/bin/saml-broker /usr/local/bin/saml-broker
+COPY --from=binary /usr/local/bin/saml-broker /usr/local/bin/saml-broker
 RUN /usr/local/bin/saml-broker --version
 LABEL org.opencontainers.image.title="saml-broker" \
       org.opencontainers.image.description="Turns a verified SAML login into short-lived, scoped AWS credentials" \

@@ -17,4 +17,11 @@ log "cargo clippy"
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 log "cargo test"
 cargo test --workspace --quiet
+# The container image (build and run with podman): only when asked, since it
+# needs root and the Debian mirror and takes a minute or more
+# (docs/deploy-container.md#testing-the-image-without-a-registry).
+if [ "${CONTAINER_TEST:-0}" = 1 ]; then
+  log "container image (scripts/container-test.sh)"
+  CONTAINER_TEST_STRICT=1 bash scripts/container-test.sh
+fi
 log "all tests passed"

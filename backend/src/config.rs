@@ -30,17 +30,37 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A configuration problem, naming where it comes from: the file (with the
+/// line when there is one) or the environment variable.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read configuration file {path}: {source}. Create it (see docs/configuration.md) or pass --config FILE")]
+    /// The cause (not found, permission denied) is the error's source, printed
+    /// once after this message.
+    #[error("cannot read configuration file {path} (create it, see docs/configuration.md, or pass --config FILE)")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("configuration file {path} is not valid: {message}")]
-    Parse { path: PathBuf, message: String },
+    #[error("configuration file {}{}: {message}", path.display(), line_suffix(*line))]
+    Parse {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
     #[error("configuration key `{key}`: {message}")]
     Invalid { key: &'static str, message: String },
+    #[error("environment variable {var} (configuration key `{key}`): {message}")]
+    InvalidEnv {
+        var: String,
+        key: &'static str,
+        message: String,
+    },
+}
+
+fn line_suffix(line: Option<usize>) -> String {
+    line.map(|n| format!(", line {n}")).unwrap_or_default()
 }
 
 fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
@@ -441,19 +461,59 @@ impl Config {
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let parse_err = |message: String| ConfigError::Parse {
+        let parse_err = |line: Option<usize>, message: String| ConfigError::Parse {
             path: path.to_path_buf(),
+            line,
             message,
         };
-        let mut table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| parse_err(e.to_string()))?;
+        let file: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            parse_err(
+                e.span().map(|s| line_of(text, s.start)),
+                e.message().to_string(),
+            )
+        })?;
+        // Unknown keys first, named with their line and the closest known key.
+        if let Some(key) = unknown_keys(&file).into_iter().next() {
+            let path_str = key.join(".");
+            return Err(parse_err(
+                key_line(text, &key),
+                format!(
+                    "unknown key `{path_str}`{}",
+                    suggest_key(&key)
+                        .map(|s| format!("; did you mean `{}`?", s.join(".")))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        // Then the file alone, so that a wrong type is reported at its line.
+        if let Err(e) = toml::from_str::<Config>(text) {
+            let line = e.span().map(|s| line_of(text, s.start));
+            let shown = line
+                .and_then(|n| text.lines().nth(n - 1))
+                .map(|l| format!(" (`{}`)", l.trim()))
+                .unwrap_or_default();
+            return Err(parse_err(line, format!("{}{shown}", e.message())));
+        }
+        // Then the environment, each variable named when it is at fault.
+        let mut overrides = Vec::new();
         for (k, v) in env {
             // BROKER_CONFIG names the file (Lambda); it is not a key.
             let Some(rest) = k.strip_prefix("BROKER_").filter(|_| k != "BROKER_CONFIG") else {
                 continue;
             };
             let keys: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            if !is_known_key(&keys) {
+                let hint = suggest_key(&keys)
+                    .map(|s| format!("; did you mean {}?", env_name(&s)))
+                    .unwrap_or_default();
+                return Err(ConfigError::Env {
+                    var: k,
+                    message: format!(
+                        "there is no configuration key `{}`{hint} (levels are separated by two underscores, see docs/configuration.md)",
+                        keys.join(".")
+                    ),
+                });
+            }
             let value = if v.trim_start().starts_with('[') {
                 format!("v = {v}")
                     .parse::<toml::Table>()
@@ -463,17 +523,57 @@ impl Config {
             } else {
                 toml::Value::String(v)
             };
-            insert_path(&mut table, &keys, value).map_err(|m| parse_err(format!("{k}: {m}")))?;
+            overrides.push((k, keys, value));
         }
-        let mut cfg: Config = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| parse_err(e.message().to_string()))?;
+        let mut table = file.clone();
+        for (k, keys, value) in &overrides {
+            insert_path(&mut table, keys, value.clone()).map_err(|m| ConfigError::Env {
+                var: k.clone(),
+                message: m,
+            })?;
+        }
+        let mut cfg: Config = match toml::Value::Table(table).try_into() {
+            Ok(c) => c,
+            Err(e) => {
+                let e: toml::de::Error = e;
+                // Find the variable that breaks the file on its own.
+                let culprit = overrides.iter().find_map(|(k, keys, value)| {
+                    let mut t = file.clone();
+                    insert_path(&mut t, keys, value.clone()).ok()?;
+                    toml::Value::Table(t)
+                        .try_into::<Config>()
+                        .err()
+                        .map(|e| (k.clone(), e.message().to_string()))
+                });
+                return Err(match culprit {
+                    Some((var, message)) => ConfigError::Env { var, message },
+                    None => ConfigError::Env {
+                        var: overrides
+                            .iter()
+                            .map(|(k, _, _)| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        message: e.message().to_string(),
+                    },
+                });
+            }
+        };
         cfg.base_dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        cfg.validate()?;
+        cfg.validate().map_err(|e| match e {
+            ConfigError::Invalid { key, message } => {
+                let var = env_name(&key.split('.').map(str::to_string).collect::<Vec<_>>());
+                if overrides.iter().any(|(k, _, _)| *k == var) {
+                    ConfigError::InvalidEnv { var, key, message }
+                } else {
+                    ConfigError::Invalid { key, message }
+                }
+            }
+            other => other,
+        })?;
         Ok(cfg)
     }
 
@@ -613,6 +713,12 @@ impl Config {
         self.storage.url.clone()
     }
 
+    /// `storage.url` as it may be printed: a password in it is replaced by
+    /// `***` (`postgres://broker:***@db/broker`).
+    pub fn storage_url_redacted(&self) -> String {
+        redact_url(&self.storage.url)
+    }
+
     /// The STS endpoint the browser app uses.
     pub fn sts_endpoint(&self) -> String {
         self.frontend
@@ -655,6 +761,256 @@ impl Config {
             self.base_dir.join(p)
         }
     }
+}
+
+/// A URL with the password of its userinfo replaced by `***`, for logs,
+/// errors and `check-config`. Text that is not a URL is returned as is
+/// unless it looks like `scheme://user:password@host`, which is cut the same way.
+pub fn redact_url(url: &str) -> String {
+    if let Ok(mut u) = Url::parse(url) {
+        if u.password().is_some() && u.set_password(Some("***")).is_ok() {
+            return u.to_string();
+        }
+    }
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) if userinfo.contains(':') => {
+                let user = userinfo.split(':').next().unwrap_or_default();
+                format!("{scheme}://{user}:***@{host}")
+            }
+            _ => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// The 1-based line holding byte `offset` of `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map(|t| t.matches('\n').count() + 1)
+        .unwrap_or(1)
+}
+
+/// The line on which `key` (a path such as `server.listn`) is written: under
+/// its `[table]` header, as a dotted key, or the header itself. A heuristic
+/// good for the files people write; `None` when it is not found.
+fn key_line(text: &str, key: &[String]) -> Option<usize> {
+    let split = |s: &str| -> Vec<String> {
+        s.split('.')
+            .map(|p| p.trim().trim_matches('"').trim_matches('\'').to_string())
+            .collect()
+    };
+    let mut table: Vec<String> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        if line.starts_with('[') {
+            let inner = line.trim_start_matches('[').split(']').next().unwrap_or("");
+            table = split(inner);
+            if table.as_slice() == key {
+                return Some(i + 1);
+            }
+            continue;
+        }
+        let Some((k, _)) = line.split_once('=') else {
+            continue;
+        };
+        let mut full = table.clone();
+        full.extend(split(k));
+        if full.starts_with(key) {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// The field names serde knows for `T` (its `deserialize_struct` call), so
+/// the list of keys cannot drift from the structs.
+fn fields_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    struct Probe<'a>(&'a std::cell::Cell<&'static [&'static str]>);
+    #[derive(Debug)]
+    struct Stop;
+    impl fmt::Display for Stop {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("probe")
+        }
+    }
+    impl std::error::Error for Stop {}
+    impl serde::de::Error for Stop {
+        fn custom<M: fmt::Display>(_: M) -> Self {
+            Stop
+        }
+    }
+    impl<'de> Deserializer<'de> for Probe<'_> {
+        type Error = Stop;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+            Err(Stop)
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Stop> {
+            self.0.set(fields);
+            Err(Stop)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+    let cell = std::cell::Cell::new(&[][..]);
+    let _ = T::deserialize(Probe(&cell));
+    cell.get()
+}
+
+/// The keys of section `name`; `None` for an unknown section. `policy` is
+/// free-form (the policy module checks it) and has no list.
+fn section_fields(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        "server" => fields_of::<ServerConfig>(),
+        "sp" => fields_of::<SpConfig>(),
+        "idp" => fields_of::<IdpConfig>(),
+        "aws" => fields_of::<AwsConfig>(),
+        "storage" => fields_of::<StorageConfig>(),
+        "admin" => fields_of::<AdminConfig>(),
+        "session" => fields_of::<SessionConfig>(),
+        "limits" => fields_of::<LimitsConfig>(),
+        "audit" => fields_of::<AuditConfig>(),
+        "frontend" => fields_of::<FrontendConfig>(),
+        "policy" => &[],
+        _ => return None,
+    })
+}
+
+/// Whether `keys` (a section and a key) names a configuration key. Deeper
+/// paths and anything under `[policy]` are left to deserialization.
+fn is_known_key(keys: &[String]) -> bool {
+    match keys {
+        [] => false,
+        [section, rest @ ..] => match (section_fields(section), rest) {
+            (None, _) => false,
+            (Some(_), []) => true,
+            (Some(_), _) if section == "policy" => true,
+            (Some(fields), [key, ..]) => fields.contains(&key.as_str()),
+        },
+    }
+}
+
+/// Unknown keys in a parsed file, as paths, in file order where TOML keeps it.
+fn unknown_keys(table: &toml::Table) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for (section, value) in table {
+        let Some(fields) = section_fields(section) else {
+            out.push(vec![section.clone()]);
+            continue;
+        };
+        if section == "policy" {
+            continue;
+        }
+        if let toml::Value::Table(t) = value {
+            for (k, v) in t {
+                if !fields.contains(&k.as_str()) {
+                    out.push(vec![section.clone(), k.clone()]);
+                } else if section == "frontend" && k == "api_endpoints" {
+                    let item = fields_of::<ApiEndpoint>();
+                    for e in v.as_array().into_iter().flatten() {
+                        for ek in e.as_table().into_iter().flat_map(|t| t.keys()) {
+                            if !item.contains(&ek.as_str()) {
+                                out.push(vec![section.clone(), k.clone(), ek.clone()]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Edit distance, for "did you mean".
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(2);
+    candidates
+        .into_iter()
+        .map(|c| (distance(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+const SECTIONS: &[&str] = &[
+    "server", "sp", "idp", "aws", "storage", "admin", "session", "limits", "audit", "frontend",
+    "policy",
+];
+
+/// The known key closest to an unknown one (`server.listn` → `server.listen`,
+/// `servr.listen` → `server.listen`, `listen` → `server.listen`,
+/// `server_listen` → `server.listen`).
+fn suggest_key(keys: &[String]) -> Option<Vec<String>> {
+    let (first, rest) = keys.split_first()?;
+    if let Some(fields) = section_fields(first) {
+        let [key, ..] = rest else { return None };
+        let known = closest(key, fields.iter().copied())?;
+        return Some(vec![first.clone(), known.to_string()]);
+    }
+    let all = SECTIONS.iter().flat_map(|s| {
+        section_fields(s)
+            .unwrap_or(&[])
+            .iter()
+            .map(move |f| (*s, *f))
+    });
+    if rest.is_empty() {
+        // A key without its section (`BROKER_LISTEN`), or one underscore
+        // where two belong (`BROKER_SERVER_LISTEN`).
+        let flat: Vec<(String, &str, &str)> = all
+            .flat_map(|(s, f)| [(f.to_string(), s, f), (format!("{s}_{f}"), s, f)])
+            .collect();
+        if let Some(hit) = closest(first, flat.iter().map(|(n, _, _)| n.as_str())) {
+            let (_, s, f) = flat.iter().find(|(n, _, _)| n == hit)?;
+            return Some(vec![s.to_string(), f.to_string()]);
+        }
+        return closest(first, SECTIONS.iter().copied()).map(|s| vec![s.to_string()]);
+    }
+    let section = closest(first, SECTIONS.iter().copied())?;
+    let mut out = vec![section.to_string()];
+    if let (Some(fields), Some(key)) = (section_fields(section), rest.first()) {
+        out.push(
+            closest(key, fields.iter().copied())
+                .map(str::to_string)
+                .unwrap_or_else(|| key.clone()),
+        );
+    }
+    Some(out)
+}
+
+/// `server.listen` → `BROKER_SERVER__LISTEN`.
+fn env_name(keys: &[String]) -> String {
+    format!(
+        "BROKER_{}",
+        keys.iter()
+            .map(|k| k.to_ascii_uppercase())
+            .collect::<Vec<_>>()
+            .join("__")
+    )
 }
 
 fn has_broker_env() -> bool {
@@ -750,6 +1106,110 @@ metadata_file = "idp.xml"
             .unwrap_err()
             .to_string();
         assert!(e.contains("idp.metadata_url") && e.contains("https"), "{e}");
+    }
+
+    #[test]
+    fn a_typo_in_an_environment_variable_names_the_variable_and_the_fix() {
+        let e = load(MIN, &[("BROKER_SERVER__LISTN", "0.0.0.0:1")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("environment variable BROKER_SERVER__LISTN"),
+            "{e}"
+        );
+        assert!(e.contains("did you mean BROKER_SERVER__LISTEN?"), "{e}");
+        assert!(!e.contains("configuration file"), "{e}");
+        // A section typo, a missing section, one underscore instead of two.
+        for (var, want) in [
+            ("BROKER_SERVR__LISTEN", "BROKER_SERVER__LISTEN"),
+            ("BROKER_LISTEN", "BROKER_SERVER__LISTEN"),
+            ("BROKER_SERVER_LISTEN", "BROKER_SERVER__LISTEN"),
+            ("BROKER_STORAGE__URI", "BROKER_STORAGE__URL"),
+        ] {
+            let e = load(MIN, &[(var, "x")]).unwrap_err().to_string();
+            assert!(e.contains(&format!("did you mean {want}?")), "{var}: {e}");
+        }
+        // A bad value from the environment names the variable too.
+        let e = load(MIN, &[("BROKER_IDP__MAX_CLOCK_SKEW_SECONDS", "soon")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("environment variable BROKER_IDP__MAX_CLOCK_SKEW_SECONDS"),
+            "{e}"
+        );
+        let e = load(MIN, &[("BROKER_SERVER__PUBLIC_URL", "not a url")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("environment variable BROKER_SERVER__PUBLIC_URL (configuration key `server.public_url`)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_typo_in_the_file_names_its_line_and_the_fix() {
+        let text = "# broker\n[server]\npublic_url = \"http://x\"\nlistn = \"x\"\n[idp]\nmetadata_file = \"a\"\n";
+        let e = load(text, &[]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "configuration file /etc/broker/broker.toml, line 4: unknown key `server.listn`; did you mean `server.listen`?"
+        );
+        let e = load("[servr]\nlisten = \"x\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 1: unknown key `servr`; did you mean `server`?"),
+            "{e}"
+        );
+        let e = load(
+            "[idp]\nmetadata_file = \"a\"\n\n[[frontend.api_endpoints]]\nname = \"P\"\nurll = \"https://x\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("line 6: unknown key `frontend.api_endpoints.urll`"),
+            "{e}"
+        );
+        // A wrong type is reported at its line, with the line.
+        let e = load(
+            "[idp]\nmetadata_file = \"a\"\nmax_clock_skew_seconds = \"soon\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("line 3:") && e.contains("whole number"), "{e}");
+        assert!(e.contains("`max_clock_skew_seconds = \"soon\"`"), "{e}");
+        // A TOML syntax error too.
+        let e = load("[idp\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("line 1:"), "{e}");
+    }
+
+    #[test]
+    fn every_section_has_its_list_of_keys() {
+        let top = fields_of::<Config>();
+        assert_eq!(top, SECTIONS, "SECTIONS lists Config's fields in order");
+        for s in SECTIONS.iter().filter(|s| **s != "policy") {
+            assert!(!section_fields(s).unwrap().is_empty(), "{s}");
+        }
+        assert!(fields_of::<ServerConfig>().contains(&"trust_forwarded_for"));
+        assert!(is_known_key(&["policy".into(), "rules".into(), "x".into()]));
+    }
+
+    #[test]
+    fn storage_urls_print_without_their_password() {
+        assert_eq!(
+            redact_url("postgres://broker:s3cr%40t@db.example.com:5432/broker?sslmode=require"),
+            "postgres://broker:***@db.example.com:5432/broker?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://broker@db/broker"),
+            "postgres://broker@db/broker"
+        );
+        assert_eq!(redact_url("sqlite://broker.db"), "sqlite://broker.db");
+        assert_eq!(redact_url("x://u:p@w@h/d"), "x://u:***@h/d");
+        let c = load(MIN, &[("BROKER_STORAGE__URL", "postgres://u:hunter2@h/d")]).unwrap();
+        assert!(!c.storage_url_redacted().contains("hunter2"));
     }
 
     #[test]

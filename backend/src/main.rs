@@ -107,12 +107,19 @@ enum ExportFormat {
 
 async fn open_audit(config: &Path) -> anyhow::Result<(Config, saml_broker::audit::Audit)> {
     let cfg = load_config(config)?;
-    let store = saml_broker::store::Store::open_with(&cfg.storage_url(), &cfg.aws).await?;
+    let store = open_store(&cfg).await?;
     if store.migrates_on_start() {
-        store.migrate().await?;
+        store.migrate().await.context("migrating the store")?;
     }
     let audit = store.audit();
     Ok((cfg, audit))
+}
+
+/// Open `storage.url`, naming it (without its password) when that fails.
+async fn open_store(cfg: &Config) -> anyhow::Result<saml_broker::store::Store> {
+    saml_broker::store::Store::open_with(&cfg.storage_url(), &cfg.aws)
+        .await
+        .with_context(|| format!("opening storage.url {}", cfg.storage_url_redacted()))
 }
 
 async fn audit_command(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
@@ -126,7 +133,10 @@ async fn audit_command(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             let r = match r {
                 Ok(r) => r,
                 Err(e) => {
-                    eprintln!("error: the audit chain could not be checked: {e:#}");
+                    eprintln!(
+                        "{}",
+                        report(&e.context("the audit chain could not be checked"))
+                    );
                     return Ok(ExitCode::from(2));
                 }
             };
@@ -158,8 +168,12 @@ async fn audit_command(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             until,
         } => {
             let (_, audit) = open_audit(&config).await?;
-            export(&audit, format, since, until).await?;
-            Ok(ExitCode::SUCCESS)
+            match export(&audit, format, since, until).await {
+                // The reader went away (`audit export | head`): it has what it
+                // wanted, so stop quietly, as cat and grep do.
+                Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+                r => r.map(|()| ExitCode::SUCCESS),
+            }
         }
         AuditCommand::Archive {
             config,
@@ -232,6 +246,13 @@ async fn export(
     Ok(())
 }
 
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// `[#########-----------]  45%  450000/1000000 events` (or a plain count).
 fn progress_line(done: u64, total: Option<u64>) -> String {
     match total.filter(|t| *t > 0) {
@@ -266,10 +287,31 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("{}", report(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error for a person: the outermost context on the first line, then each
+/// cause once. A cause whose text an earlier line already shows (an error that
+/// embeds its source, like sqlx's) is not repeated.
+fn report(e: &anyhow::Error) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        let text = text.trim();
+        if text.is_empty() || lines.iter().any(|l| l.contains(text)) {
+            continue;
+        }
+        lines.push(text.to_string());
+    }
+    let mut out = format!("error: {}", lines.first().map_or("", String::as_str));
+    for l in lines.iter().skip(1) {
+        out.push_str("\n  caused by: ");
+        out.push_str(l);
+    }
+    out
 }
 
 /// Under AWS Lambda: configuration from `BROKER_…` environment variables (or
@@ -279,7 +321,7 @@ async fn lambda_main() -> ExitCode {
     let cfg = match load_config(Path::new(&path)) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("{}", report(&e));
             return ExitCode::FAILURE;
         }
     };
@@ -287,10 +329,14 @@ async fn lambda_main() -> ExitCode {
     let state = match saml_broker::startup::prepare(cfg, Arc::new(SystemClock)).await {
         Ok(s) => s,
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "cannot start");
+            tracing::error!(error = %report_inline(&e), "cannot start");
             return ExitCode::FAILURE;
         }
     };
+    if let Err(e) = saml_broker::startup::record_start(&state).await {
+        tracing::error!(error = %report_inline(&e), "cannot start");
+        return ExitCode::FAILURE;
+    }
     match saml_broker::lambda::run(state).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -300,6 +346,195 @@ async fn lambda_main() -> ExitCode {
     }
 }
 
+/// `check-config`: what the broker would use, each fact once, with the store
+/// and the AWS endpoint actually tried. Secrets (the session key, a password
+/// in `storage.url`) are never printed. Exit 1 with one line per problem.
+async fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
+    use saml_broker::config::AwsMode;
+    let cfg = load_config(path)?;
+    let idp = metadata::load(
+        cfg.idp
+            .metadata_file
+            .as_ref()
+            .map(|p| cfg.resolve_path(p))
+            .as_deref(),
+        cfg.idp.metadata_url.as_deref(),
+    )
+    .await
+    .context("IdP metadata (idp.metadata_file / idp.metadata_url)")?;
+    let policy =
+        saml_broker::policy::Policy::from_table(&cfg.policy, &cfg.base_dir).context("[policy]")?;
+    let mut lines: Vec<(&str, String)> = vec![
+        ("public URL", cfg.server.public_url.clone()),
+        ("web app", format!("{}/app/", cfg.public_base())),
+        ("SP entity id", cfg.sp_entity_id()),
+        ("ACS URL", cfg.acs_url()),
+        ("IdP entity id", idp.entity_id.clone()),
+        ("IdP SSO URL", idp.sso_redirect_url.clone()),
+    ];
+    for c in &idp.certs {
+        lines.push((
+            "IdP signing cert",
+            format!(
+                "{} (subject {}, expires {})",
+                c.fingerprint, c.subject, c.not_after
+            ),
+        ));
+    }
+    let allowed = |b: bool, yes: &str| if b { yes.to_string() } else { "refused".into() };
+    lines.push((
+        "IdP-initiated",
+        allowed(cfg.idp.allow_idp_initiated, "allowed"),
+    ));
+    lines.push((
+        "clock skew",
+        format!("{} s", cfg.idp.max_clock_skew_seconds),
+    ));
+    lines.push((
+        "SHA-1",
+        allowed(cfg.idp.allow_sha1, "ACCEPTED (idp.allow_sha1)"),
+    ));
+    lines.push((
+        "AWS mode",
+        format!("{:?} in {}", cfg.aws.mode, cfg.aws.region),
+    ));
+    let mut problems: Vec<String> = Vec::new();
+    match check_aws_endpoint(&cfg).await {
+        Ok(line) => lines.push(("AWS endpoint", line)),
+        Err(p) => problems.push(p),
+    }
+    match check_store(&cfg).await {
+        Ok(line) => lines.push(("storage", line)),
+        Err(p) => problems.push(p),
+    }
+    lines.push(("admin groups", cfg.admin.groups.join(", ")));
+    if policy.is_empty() {
+        lines.push((
+            "policy",
+            "no rules: every role in the assertion is allowed; the person chooses when there are several".into(),
+        ));
+    } else {
+        for line in policy.summary() {
+            lines.push(("policy", line));
+        }
+    }
+    if cfg.aws.mode == AwsMode::Cognito {
+        if let Some(key) = policy.session_policy_key() {
+            problems.push(format!("{key}: aws.mode = \"cognito\" cannot pass a session policy; use aws.mode = \"sts-saml\" or remove it"));
+        }
+    }
+    problems.extend(policy.lint());
+    if problems.is_empty() {
+        println!("configuration {} is valid", path.display());
+    } else {
+        println!("configuration {}", path.display());
+    }
+    for (k, v) in &lines {
+        println!("  {k:<17} {v}");
+    }
+    if problems.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &problems {
+        eprintln!("problem: {p}");
+    }
+    eprintln!(
+        "error: {} problem(s); fix them and run check-config again",
+        problems.len()
+    );
+    Ok(ExitCode::FAILURE)
+}
+
+/// The store answers (SQL: a query; DynamoDB: the tables). A SQLite file
+/// that does not exist yet is not created here; its directory is checked.
+async fn check_store(cfg: &Config) -> Result<String, String> {
+    let shown = cfg.storage_url_redacted();
+    let url = cfg.storage_url();
+    if let Some(file) = url.strip_prefix("sqlite://") {
+        let file = Path::new(file.split('?').next().unwrap_or_default());
+        if !file.exists() {
+            let dir = file
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            return if dir.is_dir() {
+                Ok(format!(
+                    "{shown}: not created yet; serve creates it in {}",
+                    dir.display()
+                ))
+            } else {
+                Err(format!(
+                    "storage.url {shown}: the directory {} does not exist",
+                    dir.display()
+                ))
+            };
+        }
+    }
+    let ping = async {
+        let store = saml_broker::store::Store::open_with(&url, &cfg.aws).await?;
+        store.ping().await
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(15), ping).await {
+        Ok(Ok(())) => Ok(format!("{shown}: reachable")),
+        Ok(Err(e)) => Err(format!(
+            "storage.url {shown}: cannot be reached: {}",
+            report_inline(&anyhow::Error::new(e))
+        )),
+        Err(_) => Err(format!(
+            "storage.url {shown}: cannot be reached: no answer in 15 s"
+        )),
+    }
+}
+
+/// The host the broker sends AWS calls to resolves in DNS.
+async fn check_aws_endpoint(cfg: &Config) -> Result<String, String> {
+    use saml_broker::config::AwsMode;
+    let url = match &cfg.aws.endpoint_url {
+        Some(u) => u.clone(),
+        None => match cfg.aws.mode {
+            AwsMode::Cognito => {
+                format!("https://cognito-identity.{}.amazonaws.com", cfg.aws.region)
+            }
+            AwsMode::StsSaml => format!("https://sts.{}.amazonaws.com", cfg.aws.region),
+        },
+    };
+    let parsed = url::Url::parse(&url).map_err(|e| format!("aws endpoint {url}: {e}"))?;
+    let host = parsed.host_str().unwrap_or_default().to_string();
+    let port = parsed.port_or_known_default().unwrap_or(443);
+    let bare = host.trim_matches(['[', ']']).to_string();
+    let lookup = tokio::net::lookup_host((bare, port));
+    let found = tokio::time::timeout(std::time::Duration::from_secs(10), lookup).await;
+    match found {
+        Ok(Ok(mut addrs)) => match addrs.next() {
+            Some(a) => Ok(format!("{url} (resolves to {})", a.ip())),
+            None => Err(format!("AWS endpoint {url}: {host} has no address")),
+        },
+        Ok(Err(e)) => Err(format!("AWS endpoint {url}: {host} does not resolve: {e}")),
+        Err(_) => Err(format!(
+            "AWS endpoint {url}: looking up {host} took more than 10 s"
+        )),
+    }
+}
+
+/// Bind `server.listen`, saying what to do when the port is taken.
+async fn bind(listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => Ok(l),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(anyhow::anyhow!(
+            "cannot listen on {listen} (server.listen): another process is using that port. Stop it, or set server.listen (BROKER_SERVER__LISTEN) to a free address"
+        )),
+        Err(e) => Err(anyhow::Error::new(e)
+            .context(format!("cannot listen on {listen} (server.listen)"))),
+    }
+}
+
+/// [`report`] on one line, for a log line or a finding.
+fn report_inline(e: &anyhow::Error) -> String {
+    report(e)
+        .trim_start_matches("error: ")
+        .replace("\n  caused by: ", ": ")
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { config } => {
@@ -307,83 +542,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_tracing(cfg.server.log_format == "json");
             let listen = cfg.server.listen.clone();
             let public = cfg.server.public_url.clone();
+            // The port first: a busy port stops the start before the store is
+            // opened or anything is written to it.
+            let listener = bind(&listen).await?;
             let state = saml_broker::startup::prepare(cfg, Arc::new(SystemClock)).await?;
-            let listener = tokio::net::TcpListener::bind(&listen)
-                .await
-                .with_context(|| format!("binding server.listen {listen}"))?;
-            tracing::info!(listen = %listener.local_addr()?, "saml-broker listening; open {public}/");
-            saml_broker::startup::serve(listener, state).await?;
+            saml_broker::startup::record_start(&state).await?;
+            let addr = listener.local_addr()?;
+            let public = public.trim_end_matches('/');
+            let app = format!("{public}/app/");
+            tracing::info!(listen = %addr, app = %app, "saml-broker listening on {addr}; web app {app}, account page {public}/");
+            saml_broker::startup::run(listener, state).await?;
         }
-        Command::CheckConfig { config } => {
-            let cfg = load_config(&config)?;
-            let idp = metadata::load(
-                cfg.idp
-                    .metadata_file
-                    .as_ref()
-                    .map(|p| cfg.resolve_path(p))
-                    .as_deref(),
-                cfg.idp.metadata_url.as_deref(),
-            )
-            .await
-            .context("IdP metadata (idp.metadata_file / idp.metadata_url)")?;
-            println!("configuration {} is valid", config.display());
-            println!("  public URL        {}", cfg.server.public_url);
-            println!("  SP entity id      {}", cfg.sp_entity_id());
-            println!("  ACS URL           {}", cfg.acs_url());
-            println!("  IdP entity id     {}", idp.entity_id);
-            println!("  IdP SSO URL       {}", idp.sso_redirect_url);
-            for c in &idp.certs {
-                println!(
-                    "  IdP signing cert  {} (subject {}, expires {})",
-                    c.fingerprint, c.subject, c.not_after
-                );
-            }
-            println!(
-                "  IdP-initiated     {}",
-                if cfg.idp.allow_idp_initiated {
-                    "allowed"
-                } else {
-                    "refused"
-                }
-            );
-            println!("  clock skew        {} s", cfg.idp.max_clock_skew_seconds);
-            println!(
-                "  SHA-1             {}",
-                if cfg.idp.allow_sha1 {
-                    "ACCEPTED (idp.allow_sha1)"
-                } else {
-                    "refused"
-                }
-            );
-            println!(
-                "  AWS mode          {:?} in {}",
-                cfg.aws.mode, cfg.aws.region
-            );
-            println!("  storage           {}", cfg.storage.url);
-            println!("  admin groups      {}", cfg.admin.groups.join(", "));
-            let policy = saml_broker::policy::Policy::from_table(&cfg.policy, &cfg.base_dir)?;
-            if policy.is_empty() {
-                println!("  policy            no rules: every role in the assertion is allowed; the person chooses when there are several");
-            }
-            for line in policy.summary() {
-                println!("  policy            {line}");
-            }
-            if cfg.aws.mode == saml_broker::config::AwsMode::Cognito {
-                if let Some(key) = policy.session_policy_key() {
-                    anyhow::bail!("{key}: aws.mode = \"cognito\" cannot pass a session policy; use aws.mode = \"sts-saml\" or remove it");
-                }
-            }
-            let problems = policy.lint();
-            if !problems.is_empty() {
-                for p in &problems {
-                    eprintln!("problem: {p}");
-                }
-                anyhow::bail!(
-                    "{} policy problem(s); fix them or remove the rules",
-                    problems.len()
-                );
-            }
-        }
+        Command::CheckConfig { config } => return check_config(&config).await,
         Command::Metadata { config } => {
             let cfg = load_config(&config)?;
             print!(
@@ -393,9 +563,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate { config } => {
             let cfg = load_config(&config)?;
-            let store = saml_broker::store::Store::open_with(&cfg.storage_url(), &cfg.aws).await?;
-            store.migrate().await?;
-            println!("store {} is up to date", cfg.storage.url);
+            let store = open_store(&cfg).await?;
+            store.migrate().await.context("migrating the store")?;
+            println!("store {} is up to date", cfg.storage_url_redacted());
         }
         Command::Audit { command } => return audit_command(command).await,
         Command::DevIdp {
@@ -439,7 +609,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
-    use super::progress_line;
+    use super::{progress_line, report};
+
+    #[test]
+    fn an_error_shows_its_context_once_then_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("database error: {0}")]
+        struct Embeds(#[source] std::io::Error);
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "unable to open database file");
+        let e = anyhow::Error::new(Embeds(io)).context("opening storage.url sqlite:///x/y.db");
+        assert_eq!(
+            report(&e),
+            "error: opening storage.url sqlite:///x/y.db\n  caused by: database error: unable to open database file"
+        );
+        assert_eq!(report(&anyhow::anyhow!("plain")), "error: plain");
+    }
 
     #[test]
     fn progress_shows_a_bar_when_the_total_is_known() {

@@ -16,6 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Load IdP metadata, open and migrate the store, and build the state.
+/// Nothing is audited yet: [`serve`] (or [`record_start`]) writes
+/// `config.loaded` once the broker can serve.
 pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     prepare_with(config, clock, None).await
 }
@@ -83,7 +85,7 @@ pub async fn prepare_parts(
         Some(s) => s,
         None => Store::open_with(&config.storage_url(), &config.aws)
             .await
-            .with_context(|| format!("opening storage.url {}", config.storage.url))?,
+            .with_context(|| format!("opening storage.url {}", config.storage_url_redacted()))?,
     };
     if store.migrates_on_start() {
         store.migrate().await.context("migrating the store")?;
@@ -106,23 +108,12 @@ pub async fn prepare_parts(
         mode = ?config.aws.mode,
         "configuration in force"
     );
-    let start_event =
-        crate::audit::AuditEvent::new("config.loaded", crate::audit::Outcome::Success, clock.now())
-            .detail("idp", idp.entity_id.clone())
-            .detail("idp_certificates", idp.fingerprints())
-            .detail("sp_entity_id", settings.sp_entity_id.clone())
-            .detail("acs_url", settings.acs_url.clone())
-            .detail("mode", format!("{:?}", config.aws.mode))
-            .detail("allow_idp_initiated", settings.allow_idp_initiated)
-            .detail("allow_sha1", settings.allow_sha1)
-            .detail("policy_rules", policy.summary())
-            .detail("version", env!("CARGO_PKG_VERSION"));
     let verifier = Verifier::new(settings, idp);
     let exchange = match exchange {
         Some(e) => e,
         None => crate::exchange::from_config(&config.aws).await,
     };
-    let state = AppState::new(Parts {
+    Ok(AppState::new(Parts {
         config,
         verifier,
         policy,
@@ -130,13 +121,37 @@ pub async fn prepare_parts(
         cipher,
         store,
         clock,
-    });
+    }))
+}
+
+/// Write the `config.loaded` event: the configuration this instance serves
+/// with. Called once the broker can serve (the listener is bound, or the
+/// Lambda runtime is next), so a start that fails leaves no event behind;
+/// and before the first request, so that a broker whose audit trail cannot
+/// be written does not serve at all.
+pub async fn record_start(state: &AppState) -> anyhow::Result<()> {
+    let idp = state.verifier.idp();
+    let settings = state.verifier.settings();
+    let event = crate::audit::AuditEvent::new(
+        "config.loaded",
+        crate::audit::Outcome::Success,
+        state.clock.now(),
+    )
+    .detail("idp", idp.entity_id.clone())
+    .detail("idp_certificates", idp.fingerprints())
+    .detail("sp_entity_id", settings.sp_entity_id.clone())
+    .detail("acs_url", settings.acs_url.clone())
+    .detail("mode", format!("{:?}", state.config.aws.mode))
+    .detail("allow_idp_initiated", settings.allow_idp_initiated)
+    .detail("allow_sha1", settings.allow_sha1)
+    .detail("policy_rules", state.policy.summary())
+    .detail("version", env!("CARGO_PKG_VERSION"));
     state
         .audit
-        .record(start_event)
+        .record(event)
         .await
         .context("writing the config.loaded audit event (the audit trail must be writable)")?;
-    Ok(state)
+    Ok(())
 }
 
 /// Read a Secrets Manager secret with the default AWS credentials (the
@@ -159,9 +174,17 @@ async fn secret_value(config: &Config, arn: &str) -> anyhow::Result<crate::confi
         .ok_or_else(|| anyhow::anyhow!("secret {arn} has no SecretString"))
 }
 
-/// Serve until ctrl-c / SIGTERM. Sweeps expired store rows every minute,
-/// re-verifies the audit chain and applies audit retention in the background.
+/// Record `config.loaded` ([`record_start`]), then [`run`] until ctrl-c /
+/// SIGTERM.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow::Result<()> {
+    record_start(&state).await?;
+    run(listener, state).await
+}
+
+/// Serve until ctrl-c / SIGTERM, without recording the start (the caller
+/// did, with [`record_start`]). Sweeps expired store rows every minute,
+/// re-verifies the audit chain and applies audit retention in the background.
+pub async fn run(listener: tokio::net::TcpListener, state: AppState) -> anyhow::Result<()> {
     spawn_audit_tasks(&state);
     let store = state.store.clone();
     let clock = state.clock.clone();

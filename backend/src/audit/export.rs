@@ -1,8 +1,8 @@
 //! Export encoders: one record as a JSON Lines line or an RFC 4180 CSV row.
 //!
-//! Both carry every CONTRACT.md key plus `seq` and `detail`, and each line
-//! ends with its terminator (`\n` for JSON Lines, CRLF for CSV), so callers
-//! write them as they are.
+//! Both carry every key of an event (docs/audit.md#events) plus `seq` and
+//! `detail`, and each line ends with its terminator (`\n` for JSON Lines,
+//! CRLF for CSV), so callers write them as they are.
 //!
 //! CSV cells that a spreadsheet would run as a formula (starting with `=`,
 //! `+`, `-`, `@`, tab or carriage return) get a leading `'` inside quotes,

@@ -1,4 +1,4 @@
-//! Audit events with the keys and names of CONTRACT.md, the append-only
+//! Audit events with the keys and names of docs/audit.md, the append-only
 //! hash-chained store, verification, and export encoders.
 //!
 //! Every event is written to the store *and* as one JSON log line (target

@@ -169,15 +169,53 @@ async fn fetch(url: &str) -> Result<String, MetadataError> {
         .get(url)
         .send()
         .await
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(|e| err(fetch_cause(&e)))?;
     if !resp.status().is_success() {
-        return Err(err(format!("HTTP {}", resp.status())));
+        return Err(err(format!("the server answered HTTP {}", resp.status())));
     }
-    let body = resp.bytes().await.map_err(|e| err(e.to_string()))?;
+    let body = resp.bytes().await.map_err(|e| err(fetch_cause(&e)))?;
     if body.len() > 1024 * 1024 {
         return Err(err("metadata larger than 1 MiB".into()));
     }
     String::from_utf8(body.to_vec()).map_err(|e| err(e.to_string()))
+}
+
+/// What went wrong with a fetch, in words an operator can act on: the kind
+/// (DNS, connection, TLS, timeout) and the innermost causes, which reqwest's
+/// own message ("error sending request for url") leaves out.
+fn fetch_cause(e: &reqwest::Error) -> String {
+    let mut causes: Vec<String> = Vec::new();
+    let mut next: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(c) = next {
+        let text = c.to_string();
+        if !causes.iter().any(|p| p.contains(&text)) {
+            causes.push(text);
+        }
+        next = c.source();
+    }
+    let all = causes.join(": ").to_ascii_lowercase();
+    // hyper's connector labels its own failures ("dns error", "tcp connect
+    // error"); anything else while connecting comes from the TLS layer.
+    let kind = if e.is_timeout() {
+        "timed out after 10 s"
+    } else if all.contains("dns error") {
+        "DNS lookup failed"
+    } else if all.contains("tcp connect error") || all.contains("tcp open error") {
+        "cannot connect"
+    } else if e.is_connect()
+        || ["tls", "certificate", "handshake"]
+            .iter()
+            .any(|w| all.contains(w))
+    {
+        "TLS failed"
+    } else {
+        "request failed"
+    };
+    // The last cause is the most specific; earlier ones are hyper's wrappers.
+    match causes.last() {
+        Some(c) => format!("{kind}: {c}"),
+        None => format!("{kind}: {e}"),
+    }
 }
 
 /// The broker's SP metadata.

@@ -25,6 +25,10 @@ pub enum StoreError {
     Unsupported(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    #[error(
+        "the directory {dir} for the SQLite file does not exist; create it or change storage.url"
+    )]
+    NoDirectory { dir: String },
     #[error("DynamoDB: {0}")]
     Dynamo(String),
     #[error("migration failed: {0}")]
@@ -33,6 +37,34 @@ pub enum StoreError {
 
 fn dyn_err(e: dynamo::DynamoError) -> StoreError {
     StoreError::Dynamo(e.to_string())
+}
+
+/// The directory a `sqlite://FILE` URL needs, when it does not exist
+/// (SQLite itself only says "unable to open database file").
+fn sqlite_missing_dir(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let file = rest.split('?').next().unwrap_or_default();
+    if file.is_empty() || file.starts_with(':') {
+        return None;
+    }
+    let dir = std::path::Path::new(file).parent()?;
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return None;
+    }
+    Some(dir.display().to_string())
+}
+
+/// Why no connection could be made: the pool only says it timed out, so
+/// one connection is tried directly for the real error (refused, DNS,
+/// authentication).
+async fn pg_cause(url: &str) -> StoreError {
+    use sqlx::Connection;
+    match tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(url)).await {
+        Ok(Err(e)) => StoreError::Db(e),
+        _ => StoreError::Db(sqlx::Error::PoolTimedOut),
+    }
 }
 
 /// A pending SP-initiated login.
@@ -111,6 +143,9 @@ impl Store {
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         if url.starts_with("sqlite:") {
+            if let Some(dir) = sqlite_missing_dir(url) {
+                return Err(StoreError::NoDirectory { dir });
+            }
             let opts = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -129,11 +164,16 @@ impl Store {
             });
         }
         if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let pool = PgPoolOptions::new()
+            let pool = match PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(5))
                 .connect(url)
-                .await?;
+                .await
+            {
+                Ok(p) => p,
+                Err(sqlx::Error::PoolTimedOut) => return Err(pg_cause(url).await),
+                Err(e) => return Err(e.into()),
+            };
             let any = AnyPoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(5))

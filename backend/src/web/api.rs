@@ -1,4 +1,4 @@
-//! The JSON API the browser client uses (CONTRACT.md): `/api/session`,
+//! The JSON API the browser client uses (docs/api.md): `/api/session`,
 //! `/api/credentials`, `/api/role`.
 
 use super::app::{csrf_ok, current, login_url};

@@ -205,8 +205,9 @@ impl TestApp {
         let state = saml_broker::startup::prepare_parts(cfg, clock, None, opts.store)
             .await
             .unwrap();
+        saml_broker::startup::record_start(&state).await.unwrap();
         let s2 = state.clone();
-        tokio::spawn(async move { saml_broker::startup::serve(listener, s2).await });
+        tokio::spawn(async move { saml_broker::startup::run(listener, s2).await });
         Self {
             base,
             public,
