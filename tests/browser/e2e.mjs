@@ -150,7 +150,9 @@ try {
   step('STS GetCallerIdentity against moto');
   await page.click('#sts-call');
   const arn = await waitText('#sts-result', /arn:aws:sts::/);
-  if (!arn.includes(principal.replace(/\s+/g, ''))) console.log(`note: STS says ${arn}, broker recorded ${principal}`);
+  // GetCallerIdentity names the chosen role in its account, as the page does.
+  if (!/arn:aws:sts::222222222222:assumed-role\/ReadOnly\//.test(arn)) fail(`STS says ${arn}, not the chosen role ReadOnly in 222222222222`);
+  if (!arn.includes(principal.replace(/\s+/g, ''))) fail(`STS says ${arn}, the page says ${principal}`);
   await shot(page, 'app.png');
 
   step('switch role to Dev');
