@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BrokerError } from './broker';
 import { accountLabel, describeError, formatTimeLeft, roleLabel, truncate } from './format';
-import { AwsCallError } from './sigv4';
+import { AwsCallError, CredentialsExpiredError } from './sigv4';
 
 test('formatTimeLeft', () => {
   assert.equal(formatTimeLeft(0), 'expired');
@@ -50,6 +50,11 @@ test('describeError puts each failure in plain words', () => {
   assert.equal(aws.kind, 'aws');
   assert.equal(aws.title, 'STS GetCallerIdentity: the AWS call failed (HTTP 403 ExpiredToken).');
   assert.equal(aws.reference, 'aws-req');
+
+  const stale = describeError(new CredentialsExpiredError(new Date('2026-11-25T12:00:00Z')), 'STS GetCallerIdentity');
+  assert.equal(stale.kind, 'expired');
+  assert.equal(stale.title, 'STS GetCallerIdentity: not sent, because your AWS credentials have expired.');
+  assert.equal(stale.signIn, false);
 
   const blocked = describeError(new TypeError('Failed to fetch'), 'PING');
   assert.equal(blocked.kind, 'aws');

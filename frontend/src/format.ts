@@ -2,7 +2,7 @@
 // so the unit tests run them under node.
 
 import { BrokerError, type RoleInfo } from './broker';
-import { AwsCallError } from './sigv4';
+import { AwsCallError, CredentialsExpiredError } from './sigv4';
 
 /** "1 h 04 min", "4 min 05 s", "42 s", or "expired". */
 export function formatTimeLeft(ms: number): string {
@@ -15,6 +15,26 @@ export function formatTimeLeft(ms: number): string {
   if (h > 0) return `${h} h ${pad(m)} min`;
   if (m > 0) return `${m} min ${pad(s)} s`;
   return `${s} s`;
+}
+
+/**
+ * The one way times are written: "2026-11-25 14:03:07 CET", in the person's own time zone (or the
+ * one given, e.g. "UTC"), 24-hour, with the zone's short name.
+ */
+export function formatDateTime(d: Date, timeZone?: string): string {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'short',
+  }).formatToParts(d);
+  const get = (t: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === t)?.value ?? '';
+  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')} ${get('timeZoneName')}`;
 }
 
 /** "staging (210987654321)" or the bare id when the account has no alias. */
@@ -75,6 +95,9 @@ function classify(err: unknown, context: string): Problem {
       return { kind: 'refused', title: 'AWS refused to issue credentials.', detail: err.message, reference: ref, signIn: false };
     }
     return { kind: 'other', title: `${what}the broker answered with an error (HTTP ${err.status || 'none'}).`, detail: err.message, reference: ref, signIn: false };
+  }
+  if (err instanceof CredentialsExpiredError) {
+    return { kind: 'expired', title: `${what}not sent, because your AWS credentials have expired.`, detail: 'Nothing was signed with them. New credentials are being requested; try again when they arrive.', reference: null, signIn: false };
   }
   if (err instanceof AwsCallError) {
     const code = err.code ? ` ${err.code}` : '';

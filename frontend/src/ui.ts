@@ -57,6 +57,7 @@ export class View {
   readonly adminLink: HTMLAnchorElement;
   readonly timeLeft: HTMLElement;
   readonly expiresAt: HTMLElement;
+  readonly actionsNote: HTMLElement;
 
   constructor(doc: Document) {
     this.doc = doc;
@@ -82,6 +83,22 @@ export class View {
     this.adminLink = byId(doc, 'admin-audit');
     this.timeLeft = byId(doc, 'time-left');
     this.expiresAt = byId(doc, 'expires-at');
+    this.actionsNote = byId(doc, 'actions-note');
+  }
+
+  /**
+   * Turns the AWS call buttons off, with the reason next to them, or back on (reason null). The
+   * signed fetch refuses expired credentials on its own; this tells the person before they click.
+   */
+  setActionsBlocked(reason: string | null): void {
+    const buttons = [this.stsCall, ...Array.from(this.apiButtons.querySelectorAll('button'))];
+    for (const b of buttons) {
+      b.disabled = reason !== null;
+      if (reason !== null) b.setAttribute('aria-describedby', 'actions-note');
+      else b.removeAttribute('aria-describedby');
+    }
+    if (this.actionsNote.textContent !== (reason ?? '')) this.actionsNote.textContent = reason ?? '';
+    this.actionsNote.hidden = reason === null;
   }
 
   setLoading(on: boolean): void {

@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/choose-role", get(choose_role_get).post(choose_role_post))
         .route("/logout", post(logout_post))
         .route("/signed-out", get(signed_out_get))
+        .route("/signing-in", get(signing_in_get))
         .route("/static/app.css", get(css_get))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
 }
@@ -224,6 +225,48 @@ pub fn login_url(role: &str, return_to: &str) -> String {
         enc(role),
         enc(return_to)
     )
+}
+
+/// Where the web app lives; the sign-in it starts comes back here.
+pub const APP_PATH: &str = "/app/";
+
+#[derive(Template, WebTemplate)]
+#[template(path = "signing_in.html")]
+struct SigningInPage {
+    next: String,
+}
+
+#[derive(Deserialize)]
+struct SigningInQuery {
+    next: Option<String>,
+}
+
+/// The hand-over from the web app to the IdP: a broker page that says why
+/// the person is about to leave ("Your AWS session ended; signing you in
+/// again…") and then follows `next`, which must be this broker's own
+/// `/saml/login` (anything else falls back to a plain sign-in back to the app).
+async fn signing_in_get(axum::extract::Query(q): axum::extract::Query<SigningInQuery>) -> Response {
+    let next = q
+        .next
+        .filter(|n| is_login_path(n))
+        .unwrap_or_else(|| format!("/saml/login?return_to={}", enc(APP_PATH)));
+    no_store(SigningInPage { next }.into_response())
+}
+
+/// True for `/saml/login` with an optional query: a same-origin path, nothing that a browser could
+/// read as another origin.
+fn is_login_path(s: &str) -> bool {
+    let (path, query) = s.split_once('?').unwrap_or((s, ""));
+    path == "/saml/login"
+        && s.len() <= 4096
+        && !query.contains('#')
+        && !s
+            .chars()
+            .any(|c| c.is_control() || c == '\\' || c == '"' || c == '<' || c == '>')
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 #[derive(Template, WebTemplate)]

@@ -135,7 +135,10 @@ async fn the_principal_is_the_role_bob_chose_in_its_account() {
     let want = "arn:aws:sts::210987654321:assumed-role/ReadOnly/CognitoIdentityCredentials";
     assert_eq!(caller_arn(&creds).await, want);
     let (_, s) = app.get_json(&c, "/api/session").await;
-    assert_eq!(s["principal_arn"], want, "the broker shows the same principal");
+    assert_eq!(
+        s["principal_arn"], want,
+        "the broker shows the same principal"
+    );
     // Another role, another principal (not one fixed identity for every role).
     assert_eq!(
         pick("arn:aws:iam::345678901234:role/Operator")
@@ -410,6 +413,9 @@ async fn expired_credentials_send_the_person_back_to_sign_in_with_the_role() {
         login.starts_with("/saml/login?role=arn%3Aaws%3Aiam%3A%3A111111111111%3Arole%2FDev"),
         "{login}"
     );
+    // The sign-in started at `/` (no return_to), but the API's caller is the web
+    // app: the new sign-in comes back to it.
+    assert!(login.ends_with("&return_to=%2Fapp%2F"), "{login}");
     let (status, _) = app.get_json(&c, "/api/session").await;
     assert_eq!(status, 401, "the session ended");
 }
