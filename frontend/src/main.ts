@@ -138,6 +138,13 @@ class App {
       session = await this.broker.getSession();
     } catch (e) {
       this.view.setLoading(false);
+      if (e instanceof BrokerError && e.status === 401) {
+        // Not signed in yet (or the session ended while the page was closed):
+        // nothing went wrong, so a sign-in panel rather than an error.
+        this.ended = true;
+        this.view.showSignInPanel(signInTarget(e.loginUrl, this.here()));
+        return;
+      }
       this.fail(e);
       return;
     }

@@ -105,6 +105,14 @@ export class View {
     this.loading.hidden = !on;
   }
 
+  /** First visit, not signed in: a calm panel with a sign-in button (not an error). */
+  showSignInPanel(href: string): void {
+    const panel = byId(this.doc, 'sign-in-panel');
+    byId<HTMLAnchorElement>(this.doc, 'sign-in').href = href;
+    panel.hidden = false;
+    this.layout.hidden = true;
+  }
+
   /** Who is signed in, the admin link and the sign-out button. */
   renderIdentity(s: Session): void {
     byId(this.doc, 'subject').textContent = s.subject;

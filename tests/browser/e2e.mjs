@@ -108,9 +108,14 @@ try {
 
   step('open the app while signed out');
   await page.goto(`${base}/app/`);
-  await page.locator('a#sign-in-again').waitFor({ timeout: 15000 });
+  await page.locator('a#sign-in').waitFor({ timeout: 15000 });
+  // A first visit is not an error: a sign-in panel, no alert, no request id.
+  if (!(await page.locator('#sign-in-panel').isVisible())) fail('no sign-in panel on the first visit');
+  if ((await text('#error')) !== '') fail(`the first visit shows an error: ${await text('#error')}`);
+  if (/Reference|request id/i.test(await page.locator('body').innerText())) fail('the first visit shows a request id');
+  if ((await page.locator('a#sign-in').innerText()).trim() !== 'Sign in') fail('the panel\'s button does not say Sign in');
   await shot(page, 'app-signed-out.png');
-  await page.click('a#sign-in-again');
+  await page.click('a#sign-in');
 
   step('sign in at the third-party IdP (samlp) as carol');
   await page.locator('#user-carol').waitFor({ timeout: 15000 });
