@@ -42,6 +42,46 @@ export function accountLabel(role: Pick<RoleInfo, 'account_alias' | 'account_id'
   return role.account_alias ? `${role.account_alias} (${role.account_id})` : role.account_id;
 }
 
+/**
+ * The role picker's words, the same as the broker's server-rendered picker
+ * (backend/templates/role_picker.html): heading, intro, each option, button.
+ */
+export const PICKER_BUTTON = 'Use this role';
+
+export function pickerHeading(inUse: boolean): string {
+  return inUse ? 'Switch role' : 'Choose an AWS role';
+}
+
+export function pickerIntro(count: number, inUse: boolean): string {
+  if (inUse) return 'Switching gets new credentials for the role you choose.';
+  return count === 1
+    ? 'Your sign-in allows one AWS role. Use it to get credentials.'
+    : `Your sign-in allows ${count} AWS roles. Choose the one to work with; you can switch later.`;
+}
+
+export interface PickerOption {
+  roleArn: string;
+  /** "ReadOnly" */
+  name: string;
+  /** "staging · 210987654321" or "210987654321" */
+  account: string;
+  /** "up to 120 min", then " · in use" for the role in use */
+  meta: string;
+  checked: boolean;
+}
+
+/** The picker's options: the role in use is checked (and says so); with none in use, the first. */
+export function pickerOptions(roles: RoleInfo[], current: string | null): PickerOption[] {
+  const inUse = roles.some((r) => r.role_arn === current);
+  return roles.map((r, i) => ({
+    roleArn: r.role_arn,
+    name: r.role_name,
+    account: r.account_alias ? `${r.account_alias} · ${r.account_id}` : r.account_id,
+    meta: `up to ${Math.floor(r.duration_seconds / 60)} min${r.role_arn === current ? ' · in use' : ''}`,
+    checked: inUse ? r.role_arn === current : i === 0,
+  }));
+}
+
 /** The text of one role in the switcher. */
 export function roleLabel(role: RoleInfo): string {
   return `${role.role_name} in ${accountLabel(role)}`;

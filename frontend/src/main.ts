@@ -198,9 +198,9 @@ class App {
   private async switchRole(): Promise<void> {
     const s = this.session;
     if (!s || this.busy.role || this.ended) return;
-    const arn = this.view.roleSelect.value;
-    const wanted = s.roles.find((r) => r.role_arn === arn);
+    const wanted = s.roles.find((r) => r.role_arn === this.view.chosenRole());
     if (!wanted) return;
+    const arn = wanted.role_arn;
     if (arn === s.role_arn) {
       this.view.announce(`${roleLabel(wanted)} is already in use.`);
       return;
@@ -219,7 +219,7 @@ class App {
       await this.loadCredentials();
       if (!this.ended) this.view.announce(`Now using ${roleLabel(wanted)}.`);
       // The switcher moved (or its options were rebuilt): put focus somewhere predictable.
-      const target = document.getElementById(first ? 'current-role-h' : 'role-select');
+      const target = first ? document.getElementById('current-role-h') : this.view.roleOptions.querySelector<HTMLElement>('input:checked');
       target?.focus();
     } catch (e) {
       this.fail(e, 'Switching role');

@@ -126,8 +126,13 @@ try {
   const options = await page.locator('input[name=role_arn]').count();
   if (options !== 3) fail(`expected 3 roles on the picker, saw ${options}`);
   await shot(page, 'role-picker.png');
+  // One picker: the same options, words and button as the web app's (compared below).
+  const pickerWords = async () => (await page.locator('label.role-option').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').replace(' · in use', '').trim());
+  const serverOptions = await pickerWords();
+  const serverButton = (await page.locator('#switch-role').innerText()).trim();
+  if (serverButton !== 'Use this role') fail(`the picker's button says ${serverButton}`);
   await page.check('input[value="arn:aws:iam::222222222222:role/ReadOnly"]');
-  await page.click('button[type=submit]');
+  await page.click('#switch-role');
 
   step('back in the app with credentials for ReadOnly');
   await page.waitForURL(/\/app\/$/, { timeout: 15000 });
@@ -160,8 +165,12 @@ try {
   if (!arn.includes(principal.replace(/\s+/g, ''))) fail(`STS says ${arn}, the page says ${principal}`);
   await shot(page, 'app.png');
 
-  step('switch role to Dev');
-  await page.selectOption('#role-select', 'arn:aws:iam::111111111111:role/Dev');
+  step('switch role to Dev on the same picker');
+  const appOptions = await pickerWords();
+  if (JSON.stringify(appOptions) !== JSON.stringify(serverOptions)) fail(`the app's picker differs from the server's: ${JSON.stringify(appOptions)} vs ${JSON.stringify(serverOptions)} ${problems.join("; ")}`);
+  if ((await page.locator('#switch-role').innerText()).trim() !== serverButton) fail('the app\'s picker button has other words');
+  if (!(await page.locator('label.role-option.current').innerText()).includes('in use')) fail('the role in use is not marked');
+  await page.check('input[value="arn:aws:iam::111111111111:role/Dev"]');
   await page.click('#switch-role');
   await waitText('#role-name', /^Dev$/);
 

@@ -44,12 +44,16 @@ pub struct RoleRow {
     pub role_arn: String,
     pub duration_minutes: i32,
     pub current: bool,
+    /// Checked on the picker: the role in use, or the first when none is.
+    pub checked: bool,
 }
 
 pub fn rows(state: &AppState, data: &SessionData) -> Vec<RoleRow> {
+    let in_use = data.role_arn().is_some();
     data.allowed
         .iter()
-        .map(|r| RoleRow {
+        .enumerate()
+        .map(|(i, r)| RoleRow {
             account_id: r.grant.role.account_id().to_string(),
             account_alias: state
                 .policy
@@ -60,6 +64,11 @@ pub fn rows(state: &AppState, data: &SessionData) -> Vec<RoleRow> {
             role_arn: r.grant.role.as_str().to_string(),
             duration_minutes: r.duration_seconds / 60,
             current: data.role_arn() == Some(r.grant.role.as_str()),
+            checked: if in_use {
+                data.role_arn() == Some(r.grant.role.as_str())
+            } else {
+                i == 0
+            },
         })
         .collect()
 }
@@ -68,6 +77,7 @@ pub fn rows(state: &AppState, data: &SessionData) -> Vec<RoleRow> {
 #[template(path = "home.html")]
 struct HomePage {
     data: SessionData,
+    csrf_token: String,
     roles: Vec<RoleRow>,
     current: Option<RoleRow>,
     principal_arn: String,
@@ -97,6 +107,7 @@ async fn home_get(State(state): State<AppState>, session: Session) -> Response {
             role_arn: r.role_arn.clone(),
             duration_minutes: r.duration_minutes,
             current: true,
+            checked: true,
         }
     });
     let now = state.clock.now();
@@ -112,6 +123,7 @@ async fn home_get(State(state): State<AppState>, session: Session) -> Response {
     };
     no_store(
         HomePage {
+            csrf_token: data.csrf_token.clone(),
             data,
             roles,
             current,

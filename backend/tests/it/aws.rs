@@ -179,6 +179,23 @@ async fn a_person_with_three_roles_picks_one_and_switches() {
     for name in ["Dev", "ReadOnly", "Ops", "staging"] {
         assert!(picker.contains(name), "{name} on the picker");
     }
+    // One picker, the same words on every page (and in the web app, see browser.rs).
+    assert!(picker.contains(">Use this role</button>"), "{picker}");
+    assert_eq!(
+        picker.matches("type=\"radio\" name=\"role_arn\"").count(),
+        3
+    );
+    let home = c
+        .get(format!("{}/", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Choose an AWS role"), "{home}");
+    assert!(home.contains(">Use this role</button>"), "{home}");
+    assert!(!home.contains(">Use</button>") && !home.contains(">Continue</button>"));
     let (_, s) = app.get_json(&c, "/api/session").await;
     assert_eq!(s["roles"].as_array().unwrap().len(), 3);
     assert_eq!(s["roles"][1]["account_alias"], "staging");
@@ -204,6 +221,16 @@ async fn a_person_with_three_roles_picks_one_and_switches() {
     let (status, creds) = app.get_json(&c, "/api/credentials").await;
     assert_eq!(status, 200);
     assert_eq!(creds["RoleArn"], "arn:aws:iam::222222222222:role/ReadOnly");
+    let home = c
+        .get(format!("{}/", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Switch role") && home.contains(">Use this role</button>"));
+    assert!(home.contains("up to 60 min · in use"), "{home}");
     // Switch through the JSON API.
     let r = c
         .post(format!("{}/api/role", app.base))
