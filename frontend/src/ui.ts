@@ -109,6 +109,9 @@ export class View {
   showSignInPanel(href: string): void {
     const panel = byId(this.doc, 'sign-in-panel');
     byId<HTMLAnchorElement>(this.doc, 'sign-in').href = href;
+    const navSignIn = byId<HTMLAnchorElement>(this.doc, 'nav-sign-in');
+    navSignIn.href = href;
+    navSignIn.hidden = false;
     panel.hidden = false;
     this.layout.hidden = true;
   }
@@ -119,6 +122,8 @@ export class View {
     byId(this.doc, 'session-name').textContent = s.session_name ?? 'none sent';
     byId(this.doc, 'groups').textContent = s.groups.length ? s.groups.join(', ') : 'none';
     this.adminLink.hidden = !s.is_admin;
+    byId(this.doc, 'nav-account').hidden = false;
+    byId(this.doc, 'nav-app').hidden = false;
     this.signOut.hidden = false;
     this.identity.hidden = false;
   }

@@ -1,6 +1,7 @@
 //! The server-rendered pages: the landing page, the role picker, logout.
 
 use super::flow::Ctx;
+use super::nav::{Here, Nav};
 use super::saml::issue_page;
 use super::session::{tokens_equal, SessionData, KEY};
 use super::{AppState, ClientInfo, PageError, RequestId};
@@ -76,6 +77,7 @@ pub fn rows(state: &AppState, data: &SessionData) -> Vec<RoleRow> {
 #[derive(Template, WebTemplate)]
 #[template(path = "home.html")]
 struct HomePage {
+    nav: Nav,
     data: SessionData,
     csrf_token: String,
     roles: Vec<RoleRow>,
@@ -123,6 +125,7 @@ async fn home_get(State(state): State<AppState>, session: Session) -> Response {
     };
     no_store(
         HomePage {
+            nav: Nav::for_session(&data, Here::Account),
             csrf_token: data.csrf_token.clone(),
             data,
             roles,
@@ -140,6 +143,7 @@ async fn home_get(State(state): State<AppState>, session: Session) -> Response {
 #[derive(Template, WebTemplate)]
 #[template(path = "choose_role.html")]
 struct ChooseRolePage {
+    nav: Nav,
     roles: Vec<RoleRow>,
     subject: String,
     csrf_token: String,
@@ -152,6 +156,7 @@ async fn choose_role_get(State(state): State<AppState>, session: Session) -> Res
     let roles = rows(&state, &data);
     no_store(
         ChooseRolePage {
+            nav: Nav::for_session(&data, Here::Other),
             roles,
             subject: data.subject.clone(),
             csrf_token: data.csrf_token.clone(),
@@ -245,6 +250,7 @@ pub const APP_PATH: &str = "/app/";
 #[derive(Template, WebTemplate)]
 #[template(path = "signing_in.html")]
 struct SigningInPage {
+    nav: Nav,
     next: String,
 }
 
@@ -262,7 +268,13 @@ async fn signing_in_get(axum::extract::Query(q): axum::extract::Query<SigningInQ
         .next
         .filter(|n| is_login_path(n))
         .unwrap_or_else(|| format!("/saml/login?return_to={}", enc(APP_PATH)));
-    no_store(SigningInPage { next }.into_response())
+    no_store(
+        SigningInPage {
+            nav: Nav::signed_out(),
+            next,
+        }
+        .into_response(),
+    )
 }
 
 /// True for `/saml/login` with an optional query: a same-origin path, nothing that a browser could
@@ -283,10 +295,14 @@ fn enc(s: &str) -> String {
 
 #[derive(Template, WebTemplate)]
 #[template(path = "signed_out.html")]
-struct SignedOutPage;
+struct SignedOutPage {
+    nav: Nav,
+}
 
 async fn signed_out_get() -> impl IntoResponse {
-    SignedOutPage
+    SignedOutPage {
+        nav: Nav::signed_out(),
+    }
 }
 
 async fn css_get() -> impl IntoResponse {

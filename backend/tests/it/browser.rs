@@ -240,3 +240,67 @@ async fn expired_credentials_in_the_app_turn_calls_off_and_sign_in_again_back_to
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// One header on every page (product name, Account, Web app, Audit trail for
+/// admins, Sign out), a skip link first, and the same links, buttons and
+/// focus ring on the broker's pages and in the web app (tests/browser/pages.mjs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_has_the_one_header_a_skip_link_and_the_same_controls() {
+    let app = TestApp::spawn(AppOptions::default()).await;
+    let two = [
+        ROLE_DEV,
+        "arn:aws:iam::222222222222:role/ReadOnly,arn:aws:iam::222222222222:saml-provider/ADFS",
+    ];
+    let c = client();
+    let r = app
+        .sign_in_with_groups(&c, "admin@example.com", &two, &["AWS-Broker-Admins"])
+        .await;
+    assert_eq!(r.headers()["location"], "/choose-role");
+    let cookie = session_cookie(&r);
+    let run = |cookie: Option<&str>, paths: &[&str], header: &str| {
+        let mut cmd = Command::new("node");
+        cmd.arg(browser_dir().join("pages.mjs"))
+            .args(["--base", &app.base, "--header", header]);
+        if let Some(c) = cookie {
+            cmd.args(["--cookie", c]);
+        }
+        for p in paths {
+            cmd.args(["--path", p]);
+        }
+        let out = cmd.output().expect("node runs");
+        println!("{}", String::from_utf8_lossy(&out.stdout));
+        out
+    };
+    let signed_in = "saml-broker|Account|Web app|Audit trail|Sign out";
+    // Before a role is chosen, then with one in use.
+    assert_ok(&run(
+        Some(&cookie),
+        &["/choose-role", "/", "/app/"],
+        signed_in,
+    ));
+    let csrf = app.get_json(&c, "/api/session").await.1["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = c
+        .post(format!("{}/choose-role", app.base))
+        .form(&[
+            ("role_arn", "arn:aws:iam::111111111111:role/Dev"),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_ok(&run(
+        Some(&cookie),
+        &["/", "/app/", "/admin/audit", "/choose-role"],
+        signed_in,
+    ));
+    // Signed out: the same header with only the way in.
+    assert_ok(&run(
+        None,
+        &["/signed-out", "/signing-in", "/app/"],
+        "saml-broker|Sign in",
+    ));
+}
