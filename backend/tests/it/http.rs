@@ -131,8 +131,10 @@ async fn dev_idp_round_trip_through_the_real_servers() {
         ("345678901234", "Operator"),
     ] {
         assert!(
-            home.contains(&format!("<td>{acct}</td><td>{role}</td>")),
-            "{acct}/{role}"
+            home.contains(&format!(
+                "<span class=\"role-name\">{role}</span>\n      <span class=\"role-account\">{acct}</span>"
+            )),
+            "{acct}/{role}: {home}"
         );
     }
     // The session API.
