@@ -26,8 +26,10 @@ wait_http() { # url, name
   exit 1
 }
 
+# tests/moto_broker.py is moto with Cognito's CustomRoleArn and STS's RoleArn
+# honoured, so GetCallerIdentity names the role you chose.
 log "starting the local AWS emulator (moto) on http://127.0.0.1:5000"
-.venv/bin/moto_server -H 127.0.0.1 -p 5000 >demo/state/moto.log 2>&1 &
+.venv/bin/python tests/moto_broker.py -H 127.0.0.1 -p 5000 >demo/state/moto.log 2>&1 &
 pids+=($!)
 wait_http http://127.0.0.1:5000/moto-api/ "moto"
 POOL_ID=$(.venv/bin/python - <<'PY'

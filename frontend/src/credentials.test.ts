@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BrokerError, type CredentialsAnswer } from './broker';
-import { CredentialStore, isSafeRelativePath, signInTarget, type Credentials } from './credentials';
+import { CredentialStore, handOverTarget, isSafeRelativePath, signInTarget, type Credentials } from './credentials';
 
 const T0 = Date.parse('2026-11-25T16:00:00Z');
 const MIN = 60_000;
@@ -266,9 +266,12 @@ test('isSafeRelativePath accepts same-origin paths only', () => {
   }
 });
 
-test('signInTarget: the broker\'s login_url when it is same-origin, else /saml/login with this page as return_to', () => {
+test('signInTarget: the broker\'s login_url when it is same-origin, else /saml/login; return_to is always this page', () => {
   const here = { pathname: '/app/', hash: '#roles' };
-  assert.equal(signInTarget('/saml/login?role=x&return_to=%2F', here), '/saml/login?role=x&return_to=%2F');
+  // The broker's return_to (where the sign-in started, often /) gives way to this page.
+  assert.equal(signInTarget('/saml/login?role=x&return_to=%2F', here), '/saml/login?role=x&return_to=%2Fapp%2F%23roles');
+  assert.equal(signInTarget('/saml/login?role=arn%3Aaws%3Aiam%3A%3A1%3Arole%2FDev', { pathname: '/app/', hash: '' }), '/saml/login?role=arn%3Aaws%3Aiam%3A%3A1%3Arole%2FDev&return_to=%2Fapp%2F');
+  assert.equal(new URL(signInTarget('/saml/login?return_to=%2F', here), 'https://b.invalid').searchParams.get('return_to'), '/app/#roles');
   assert.equal(signInTarget(null, here), '/saml/login?return_to=%2Fapp%2F%23roles');
   assert.equal(signInTarget(undefined, { pathname: '/app/', hash: '' }), '/saml/login?return_to=%2Fapp%2F');
   for (const evil of ['https://evil.example/saml/login', '//evil.example/x', '/\\evil.example', 'javascript:alert(1)']) {
@@ -276,4 +279,10 @@ test('signInTarget: the broker\'s login_url when it is same-origin, else /saml/l
   }
   // A page reached through an odd path never makes the return_to leave the origin.
   assert.equal(signInTarget(null, { pathname: '//evil.example/', hash: '' }), '/saml/login?return_to=%2F');
+});
+
+test('handOverTarget: the broker\'s explaining page, carrying the sign-in URL', () => {
+  const t = handOverTarget('/saml/login?role=x&return_to=%2Fapp%2F');
+  assert.equal(t, '/signing-in?next=%2Fsaml%2Flogin%3Frole%3Dx%26return_to%3D%252Fapp%252F');
+  assert.equal(new URL(t, 'https://b.invalid').searchParams.get('next'), '/saml/login?role=x&return_to=%2Fapp%2F');
 });

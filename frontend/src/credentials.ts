@@ -267,11 +267,26 @@ export function isSafeRelativePath(value: string): boolean {
 
 /**
  * Where to send a person whose session or credentials expired: the broker's `login_url` when it is a
- * same-origin relative path, otherwise `/saml/login?return_to=<this page>`.
+ * same-origin relative path, otherwise `/saml/login`. Either way its `return_to` is this page
+ * (`pathname + hash`), so after the new sign-in the person lands back where they were; the broker
+ * only knows where the sign-in started, which may be `/`.
  */
 export function signInTarget(loginUrl: string | null | undefined, loc: { pathname: string; hash: string }): string {
-  if (loginUrl && isSafeRelativePath(loginUrl)) return loginUrl;
   let back = loc.pathname + loc.hash;
   if (!isSafeRelativePath(back)) back = '/';
+  if (loginUrl && isSafeRelativePath(loginUrl)) {
+    const u = new URL(loginUrl, 'https://broker.invalid');
+    if (u.pathname !== '/saml/login') return loginUrl;
+    u.searchParams.set('return_to', back);
+    return u.pathname + u.search;
+  }
   return '/saml/login?return_to=' + encodeURIComponent(back);
+}
+
+/**
+ * The broker page that says "Your AWS session ended; signing you in again…" and then follows
+ * `target` (a `/saml/login` URL): the hand-over explains itself before the IdP's page appears.
+ */
+export function handOverTarget(target: string): string {
+  return '/signing-in?next=' + encodeURIComponent(target);
 }

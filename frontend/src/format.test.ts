@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BrokerError } from './broker';
-import { accountLabel, describeError, formatTimeLeft, roleLabel, truncate } from './format';
-import { AwsCallError } from './sigv4';
+import { accountLabel, describeError, formatTimeLeft, pickerHeading, pickerIntro, pickerOptions, PICKER_BUTTON, roleLabel, truncate } from './format';
+import { AwsCallError, CredentialsExpiredError } from './sigv4';
 
 test('formatTimeLeft', () => {
   assert.equal(formatTimeLeft(0), 'expired');
@@ -51,6 +51,11 @@ test('describeError puts each failure in plain words', () => {
   assert.equal(aws.title, 'STS GetCallerIdentity: the AWS call failed (HTTP 403 ExpiredToken).');
   assert.equal(aws.reference, 'aws-req');
 
+  const stale = describeError(new CredentialsExpiredError(new Date('2026-11-25T12:00:00Z')), 'STS GetCallerIdentity');
+  assert.equal(stale.kind, 'expired');
+  assert.equal(stale.title, 'STS GetCallerIdentity: not sent, because your AWS credentials have expired.');
+  assert.equal(stale.signIn, false);
+
   const blocked = describeError(new TypeError('Failed to fetch'), 'PING');
   assert.equal(blocked.kind, 'aws');
   assert.match(blocked.title, /^PING: the request could not be sent/);
@@ -59,4 +64,23 @@ test('describeError puts each failure in plain words', () => {
 test('truncate keeps short bodies and cuts long ones', () => {
   assert.equal(truncate('abc', 10), 'abc');
   assert.equal(truncate('a'.repeat(15), 10), 'a'.repeat(10) + '\n… (5 more characters)');
+});
+
+test('the role picker\'s words (the same as the server\'s role_picker.html)', () => {
+  const roles = [
+    { role_arn: 'arn:aws:iam::123456789012:role/BrokerDeveloper', provider_arn: '', account_id: '123456789012', account_alias: '', role_name: 'BrokerDeveloper', duration_seconds: 7200 },
+    { role_arn: 'arn:aws:iam::210987654321:role/ReadOnly', provider_arn: '', account_id: '210987654321', account_alias: 'staging', role_name: 'ReadOnly', duration_seconds: 3600 },
+  ];
+  const none = pickerOptions(roles, null);
+  assert.deepEqual(none.map((o) => [o.name, o.account, o.meta, o.checked]), [
+    ['BrokerDeveloper', '123456789012', 'up to 120 min', true],
+    ['ReadOnly', 'staging · 210987654321', 'up to 60 min', false],
+  ]);
+  const inUse = pickerOptions(roles, 'arn:aws:iam::210987654321:role/ReadOnly');
+  assert.deepEqual(inUse.map((o) => [o.meta, o.checked]), [['up to 120 min', false], ['up to 60 min · in use', true]]);
+  assert.equal(PICKER_BUTTON, 'Use this role');
+  assert.equal(pickerHeading(false), 'Choose an AWS role');
+  assert.equal(pickerHeading(true), 'Switch role');
+  assert.equal(pickerIntro(3, false), 'Your sign-in allows 3 AWS roles. Choose the one to work with; you can switch later.');
+  assert.equal(pickerIntro(3, true), 'Switching gets new credentials for the role you choose.');
 });

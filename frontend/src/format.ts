@@ -2,7 +2,7 @@
 // so the unit tests run them under node.
 
 import { BrokerError, type RoleInfo } from './broker';
-import { AwsCallError } from './sigv4';
+import { AwsCallError, CredentialsExpiredError } from './sigv4';
 
 /** "1 h 04 min", "4 min 05 s", "42 s", or "expired". */
 export function formatTimeLeft(ms: number): string {
@@ -17,9 +17,69 @@ export function formatTimeLeft(ms: number): string {
   return `${s} s`;
 }
 
+/**
+ * The one way times are written: "2026-11-25 14:03:07 CET", in the person's own time zone (or the
+ * one given, e.g. "UTC"), 24-hour, with the zone's short name.
+ */
+export function formatDateTime(d: Date, timeZone?: string): string {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'short',
+  }).formatToParts(d);
+  const get = (t: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === t)?.value ?? '';
+  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')} ${get('timeZoneName')}`;
+}
+
 /** "staging (210987654321)" or the bare id when the account has no alias. */
 export function accountLabel(role: Pick<RoleInfo, 'account_alias' | 'account_id'>): string {
   return role.account_alias ? `${role.account_alias} (${role.account_id})` : role.account_id;
+}
+
+/**
+ * The role picker's words, the same as the broker's server-rendered picker
+ * (backend/templates/role_picker.html): heading, intro, each option, button.
+ */
+export const PICKER_BUTTON = 'Use this role';
+
+export function pickerHeading(inUse: boolean): string {
+  return inUse ? 'Switch role' : 'Choose an AWS role';
+}
+
+export function pickerIntro(count: number, inUse: boolean): string {
+  if (inUse) return 'Switching gets new credentials for the role you choose.';
+  return count === 1
+    ? 'Your sign-in allows one AWS role. Use it to get credentials.'
+    : `Your sign-in allows ${count} AWS roles. Choose the one to work with; you can switch later.`;
+}
+
+export interface PickerOption {
+  roleArn: string;
+  /** "ReadOnly" */
+  name: string;
+  /** "staging · 210987654321" or "210987654321" */
+  account: string;
+  /** "up to 120 min", then " · in use" for the role in use */
+  meta: string;
+  checked: boolean;
+}
+
+/** The picker's options: the role in use is checked (and says so); with none in use, the first. */
+export function pickerOptions(roles: RoleInfo[], current: string | null): PickerOption[] {
+  const inUse = roles.some((r) => r.role_arn === current);
+  return roles.map((r, i) => ({
+    roleArn: r.role_arn,
+    name: r.role_name,
+    account: r.account_alias ? `${r.account_alias} · ${r.account_id}` : r.account_id,
+    meta: `up to ${Math.floor(r.duration_seconds / 60)} min${r.role_arn === current ? ' · in use' : ''}`,
+    checked: inUse ? r.role_arn === current : i === 0,
+  }));
 }
 
 /** The text of one role in the switcher. */
@@ -75,6 +135,9 @@ function classify(err: unknown, context: string): Problem {
       return { kind: 'refused', title: 'AWS refused to issue credentials.', detail: err.message, reference: ref, signIn: false };
     }
     return { kind: 'other', title: `${what}the broker answered with an error (HTTP ${err.status || 'none'}).`, detail: err.message, reference: ref, signIn: false };
+  }
+  if (err instanceof CredentialsExpiredError) {
+    return { kind: 'expired', title: `${what}not sent, because your AWS credentials have expired.`, detail: 'Nothing was signed with them. New credentials are being requested; try again when they arrive.', reference: null, signIn: false };
   }
   if (err instanceof AwsCallError) {
     const code = err.code ? ` ${err.code}` : '';

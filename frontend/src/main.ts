@@ -2,13 +2,13 @@
 // keeps AWS credentials fresh in memory, and wires the page's controls.
 
 import { BrokerClient, BrokerError, type ApiEndpoint, type AppConfig, type Session } from './broker';
-import { CredentialStore, signInTarget } from './credentials';
-import { describeError, roleLabel, truncate } from './format';
+import { CredentialStore, handOverTarget, signInTarget } from './credentials';
+import { describeError, formatDateTime, roleLabel, truncate } from './format';
 import { AwsCallError, createSignedFetch, stsGetCallerIdentity, type SignedFetch } from './sigv4';
 import { View } from './ui';
 
-/** How long the "session expired" message shows before the automatic sign-in. */
-const SIGN_IN_DELAY_MS = 3000;
+/** While expired credentials are held, ask the broker for new ones at most this often. */
+const EXPIRED_RETRY_MS = 10_000;
 
 /** When `/api/app-config` is missing or fails: STS from the session's region and endpoint, no API buttons. */
 function fallbackConfig(s: Session): AppConfig {
@@ -54,18 +54,21 @@ class App {
   /** Whether the error on show came from a background refresh (cleared when one succeeds). */
   private errorFromRefresh = false;
   private busy = { role: false, sts: false, api: false, signOut: false };
+  /** When the page last asked for new credentials because the held ones had run out. */
+  private lastExpiredRetry = 0;
 
   constructor(view: View) {
     this.view = view;
     this.store = new CredentialStore(this.broker);
     this.signedFetch = createSignedFetch(() => this.store.get(), { now: () => new Date(Date.now() + this.store.skewMs) });
     // Credentials ran out while the app was in use and the broker cannot renew
-    // them: say so, then send the person through sign-in and back here.
+    // them: the broker's hand-over page says so, then sends the person through
+    // sign-in and back to this page.
     this.store.on('expired', (e) => {
       this.fail(e);
       if (!describeError(e, '').signIn) return;
       const target = signInTarget(e instanceof BrokerError ? e.loginUrl : null, this.here());
-      window.setTimeout(() => window.location.assign(target), SIGN_IN_DELAY_MS);
+      window.location.assign(handOverTarget(target));
     });
     this.store.on('refreshed', (c) => {
       this.lastExpiration = c.expiration;
@@ -101,10 +104,31 @@ class App {
   private tick(): void {
     if (this.ended) {
       this.view.setTimeLeft(this.lastExpiration ? 0 : null, this.lastExpiration);
+      this.view.setActionsBlocked('These calls are off: your AWS session has ended. Sign in again to get new credentials.');
       return;
     }
     const c = this.store.peek();
-    this.view.setTimeLeft(this.store.msLeft(), c ? c.expiration : null);
+    const left = this.store.msLeft();
+    this.view.setTimeLeft(left, c ? c.expiration : null);
+    if (c && left !== null && left <= 0) {
+      this.view.setActionsBlocked(`These calls are off: your AWS credentials expired at ${formatDateTime(c.expiration)}. Getting new ones…`);
+      this.retryExpired();
+    } else {
+      this.view.setActionsBlocked(null);
+    }
+  }
+
+  /** The held credentials have run out (a timer slept, a renewal failed): ask again, now and then. */
+  private retryExpired(): void {
+    const now = Date.now();
+    if (now - this.lastExpiredRetry < EXPIRED_RETRY_MS) return;
+    this.lastExpiredRetry = now;
+    this.store.get().catch((e) => {
+      // A 401 ends the session through the 'expired' event.
+      if (e instanceof BrokerError && e.status === 401) return;
+      this.fail(e, 'Renewing your AWS credentials');
+      this.errorFromRefresh = true;
+    });
   }
 
   async start(): Promise<void> {
@@ -114,6 +138,13 @@ class App {
       session = await this.broker.getSession();
     } catch (e) {
       this.view.setLoading(false);
+      if (e instanceof BrokerError && e.status === 401) {
+        // Not signed in yet (or the session ended while the page was closed):
+        // nothing went wrong, so a sign-in panel rather than an error.
+        this.ended = true;
+        this.view.showSignInPanel(signInTarget(e.loginUrl, this.here()));
+        return;
+      }
       this.fail(e);
       return;
     }
@@ -167,9 +198,9 @@ class App {
   private async switchRole(): Promise<void> {
     const s = this.session;
     if (!s || this.busy.role || this.ended) return;
-    const arn = this.view.roleSelect.value;
-    const wanted = s.roles.find((r) => r.role_arn === arn);
+    const wanted = s.roles.find((r) => r.role_arn === this.view.chosenRole());
     if (!wanted) return;
+    const arn = wanted.role_arn;
     if (arn === s.role_arn) {
       this.view.announce(`${roleLabel(wanted)} is already in use.`);
       return;
@@ -188,7 +219,7 @@ class App {
       await this.loadCredentials();
       if (!this.ended) this.view.announce(`Now using ${roleLabel(wanted)}.`);
       // The switcher moved (or its options were rebuilt): put focus somewhere predictable.
-      const target = document.getElementById(first ? 'current-role-h' : 'role-select');
+      const target = first ? document.getElementById('current-role-h') : this.view.roleOptions.querySelector<HTMLElement>('input:checked');
       target?.focus();
     } catch (e) {
       this.fail(e, 'Switching role');
@@ -200,7 +231,7 @@ class App {
 
   private async callSts(): Promise<void> {
     const cfg = this.config;
-    if (!cfg || this.busy.sts) return;
+    if (!cfg || this.busy.sts || this.ended) return;
     this.busy.sts = true;
     this.view.setBusy(this.view.stsResult, 'Calling STS GetCallerIdentity…');
     try {
@@ -215,7 +246,7 @@ class App {
   }
 
   private async callApi(e: ApiEndpoint, button: HTMLButtonElement): Promise<void> {
-    if (this.busy.api) return;
+    if (this.busy.api || this.ended) return;
     this.busy.api = true;
     button.setAttribute('aria-disabled', 'true');
     this.view.setBusy(this.view.apiResult, `Calling ${e.name}…`);

@@ -5,6 +5,7 @@ import {
   AwsCallError,
   amzDate,
   createSignedFetch,
+  CredentialsExpiredError,
   parseCallerIdentity,
   signRequest,
   stsGetCallerIdentity,
@@ -203,6 +204,30 @@ test('createSignedFetch asks for credentials on every call, signs with the pinne
   assert.match(sent[0].headers.get('authorization') ?? '', /Credential=ASIAEXAMPLEEXAMPLE01\/20150830\/us-east-1\/sts\/aws4_request/);
   assert.match(sent[1].headers.get('authorization') ?? '', /Credential=ASIAROTATEDEXAMPLE02\//);
   assert.equal(sent[1].headers.get('x-amz-security-token'), 'second-token');
+});
+
+test('createSignedFetch signs nothing with credentials that have expired by its clock, checked at the call', async () => {
+  const sent: Request[] = [];
+  let clock = new Date('2026-11-25T12:00:00Z');
+  const expiration = new Date('2026-11-25T12:01:30Z');
+  const signedFetch = createSignedFetch(async () => ({ ...TEMP, expiration }), {
+    fetch: async (r) => {
+      sent.push(r);
+      return new Response('ok');
+    },
+    now: () => clock,
+  });
+  const call = () => signedFetch({ url: 'https://sts.us-east-1.amazonaws.com/', service: 'sts', region: 'us-east-1', body: 'Action=GetCallerIdentity&Version=2011-06-15' });
+  await call();
+  assert.equal(sent.length, 1, 'valid credentials are used');
+  clock = new Date('2026-11-25T12:01:29.999Z');
+  await call();
+  assert.equal(sent.length, 2, 'still valid one millisecond before expiry');
+  clock = new Date('2026-11-25T12:01:30Z');
+  await assert.rejects(call(), (e: unknown) => e instanceof CredentialsExpiredError && e.expiration.getTime() === expiration.getTime());
+  clock = new Date('2026-11-25T13:00:00Z');
+  await assert.rejects(call(), CredentialsExpiredError);
+  assert.equal(sent.length, 2, 'nothing was signed or sent with expired credentials');
 });
 
 const IDENTITY_XML = `<?xml version="1.0" encoding="UTF-8"?>

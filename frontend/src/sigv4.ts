@@ -14,6 +14,19 @@ export interface AwsCredentials {
   accessKeyId: string;
   secretAccessKey: string;
   sessionToken?: string;
+  /** When set, the signed fetch refuses to sign with these credentials at or after this time (by `now`). */
+  expiration?: Date;
+}
+
+/** Thrown by the signed fetch, before anything is signed or sent, when the credentials have run out. */
+export class CredentialsExpiredError extends Error {
+  readonly expiration: Date;
+
+  constructor(expiration: Date) {
+    super(`The AWS credentials expired at ${expiration.toISOString()}; nothing was signed or sent.`);
+    this.name = 'CredentialsExpiredError';
+    this.expiration = expiration;
+  }
 }
 
 export type SigningBody = string | ArrayBuffer | ArrayBufferView;
@@ -83,7 +96,11 @@ export function createSignedFetch(getCredentials: () => Promise<AwsCredentials>,
       cache = new Map();
       cachedFor = creds.accessKeyId;
     }
-    const signed = await signRequest(creds, req, options.now ? options.now() : undefined, cache);
+    // Checked here, right before signing (not by a countdown that may lag, or
+    // a timer that slept in a background tab): expired credentials sign nothing.
+    const when = options.now ? options.now() : new Date();
+    if (creds.expiration && when.getTime() >= creds.expiration.getTime()) throw new CredentialsExpiredError(creds.expiration);
+    const signed = await signRequest(creds, req, options.now ? when : undefined, cache);
     return send(signed);
   };
 }

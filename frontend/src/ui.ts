@@ -5,7 +5,7 @@
 // and the `hidden` attribute), and every control has a label.
 
 import type { ApiEndpoint, Session } from './broker';
-import { accountLabel, formatTimeLeft, roleLabel, type Problem } from './format';
+import { accountLabel, formatTimeLeft, PICKER_BUTTON, pickerHeading, pickerIntro, pickerOptions, type Problem } from './format';
 import type { CallerIdentity } from './sigv4';
 
 function byId<T extends HTMLElement>(doc: Document, id: string): T {
@@ -45,7 +45,7 @@ export class View {
   readonly rolesHeading: HTMLElement;
   readonly rolesIntro: HTMLElement;
   readonly roleForm: HTMLFormElement;
-  readonly roleSelect: HTMLSelectElement;
+  readonly roleOptions: HTMLElement;
   readonly switchRole: HTMLButtonElement;
   readonly awsCalls: HTMLElement;
   readonly stsCall: HTMLButtonElement;
@@ -57,6 +57,7 @@ export class View {
   readonly adminLink: HTMLAnchorElement;
   readonly timeLeft: HTMLElement;
   readonly expiresAt: HTMLElement;
+  readonly actionsNote: HTMLElement;
 
   constructor(doc: Document) {
     this.doc = doc;
@@ -70,7 +71,7 @@ export class View {
     this.rolesHeading = byId(doc, 'roles-h');
     this.rolesIntro = byId(doc, 'roles-intro');
     this.roleForm = byId(doc, 'role-form');
-    this.roleSelect = byId(doc, 'role-select');
+    this.roleOptions = byId(doc, 'role-options');
     this.switchRole = byId(doc, 'switch-role');
     this.awsCalls = byId(doc, 'aws-calls');
     this.stsCall = byId(doc, 'sts-call');
@@ -82,10 +83,37 @@ export class View {
     this.adminLink = byId(doc, 'admin-audit');
     this.timeLeft = byId(doc, 'time-left');
     this.expiresAt = byId(doc, 'expires-at');
+    this.actionsNote = byId(doc, 'actions-note');
+  }
+
+  /**
+   * Turns the AWS call buttons off, with the reason next to them, or back on (reason null). The
+   * signed fetch refuses expired credentials on its own; this tells the person before they click.
+   */
+  setActionsBlocked(reason: string | null): void {
+    const buttons = [this.stsCall, ...Array.from(this.apiButtons.querySelectorAll('button'))];
+    for (const b of buttons) {
+      b.disabled = reason !== null;
+      if (reason !== null) b.setAttribute('aria-describedby', 'actions-note');
+      else b.removeAttribute('aria-describedby');
+    }
+    if (this.actionsNote.textContent !== (reason ?? '')) this.actionsNote.textContent = reason ?? '';
+    this.actionsNote.hidden = reason === null;
   }
 
   setLoading(on: boolean): void {
     this.loading.hidden = !on;
+  }
+
+  /** First visit, not signed in: a calm panel with a sign-in button (not an error). */
+  showSignInPanel(href: string): void {
+    const panel = byId(this.doc, 'sign-in-panel');
+    byId<HTMLAnchorElement>(this.doc, 'sign-in').href = href;
+    const navSignIn = byId<HTMLAnchorElement>(this.doc, 'nav-sign-in');
+    navSignIn.href = href;
+    navSignIn.hidden = false;
+    panel.hidden = false;
+    this.layout.hidden = true;
   }
 
   /** Who is signed in, the admin link and the sign-out button. */
@@ -94,6 +122,8 @@ export class View {
     byId(this.doc, 'session-name').textContent = s.session_name ?? 'none sent';
     byId(this.doc, 'groups').textContent = s.groups.length ? s.groups.join(', ') : 'none';
     this.adminLink.hidden = !s.is_admin;
+    byId(this.doc, 'nav-account').hidden = false;
+    byId(this.doc, 'nav-app').hidden = false;
     this.signOut.hidden = false;
     this.identity.hidden = false;
   }
@@ -115,13 +145,13 @@ export class View {
   }
 
   /**
-   * The role switcher: prominent and first when no role is chosen yet, after the current role when
-   * several roles are allowed, hidden when the only allowed role is in use.
+   * The role picker (the same component and words as the broker's own pages): prominent and first
+   * when no role is chosen yet, after the current role when several roles are allowed, hidden when
+   * the only allowed role is in use.
    */
   renderRoles(s: Session): void {
     const choosing = !s.role_arn;
-    const select = this.roleSelect;
-    select.replaceChildren();
+    this.roleOptions.replaceChildren();
     if (s.roles.length === 0) {
       this.rolesHeading.textContent = 'No AWS role';
       this.rolesIntro.textContent = 'Your sign-in did not grant any AWS role. Ask your administrator to add you to a role group.';
@@ -135,30 +165,31 @@ export class View {
       this.roles.hidden = true;
       return;
     }
-    for (const r of s.roles) {
-      const label = r.role_arn === s.role_arn ? `${roleLabel(r)} (in use)` : roleLabel(r);
-      const opt = make(this.doc, 'option', label);
-      opt.value = r.role_arn;
-      opt.selected = r.role_arn === s.role_arn;
-      select.append(opt);
+    for (const o of pickerOptions(s.roles, s.role_arn)) {
+      const label = make(this.doc, 'label', undefined, o.meta.endsWith('in use') ? 'role-option current' : 'role-option');
+      const radio = make(this.doc, 'input');
+      radio.type = 'radio';
+      radio.name = 'role_arn';
+      radio.value = o.roleArn;
+      radio.required = true;
+      radio.checked = o.checked;
+      label.append(radio, make(this.doc, 'span', o.name, 'role-name'), make(this.doc, 'span', o.account, 'role-account'), make(this.doc, 'span', o.meta, 'role-meta muted'));
+      this.roleOptions.append(label);
     }
     this.roleForm.hidden = false;
     this.roles.hidden = false;
     this.roles.classList.toggle('prominent', choosing);
-    if (choosing) {
-      this.rolesHeading.textContent = 'Choose an AWS role';
-      this.rolesIntro.textContent =
-        s.roles.length === 1
-          ? 'Your sign-in allows one AWS role. Use it to get credentials.'
-          : `Your sign-in allows ${s.roles.length} AWS roles. Choose the one to work with; you can switch later.`;
-      this.switchRole.textContent = 'Use this role';
-      this.layout.prepend(this.roles);
-    } else {
-      this.rolesHeading.textContent = 'Switch role';
-      this.rolesIntro.textContent = `You may use ${s.roles.length} roles. Switching gets new credentials for the chosen one.`;
-      this.switchRole.textContent = 'Switch role';
-      this.currentRole.after(this.roles);
-    }
+    this.rolesHeading.textContent = pickerHeading(!choosing);
+    this.rolesIntro.textContent = pickerIntro(s.roles.length, !choosing);
+    this.switchRole.textContent = PICKER_BUTTON;
+    if (choosing) this.layout.prepend(this.roles);
+    else this.currentRole.after(this.roles);
+  }
+
+  /** The role chosen on the picker, or null. */
+  chosenRole(): string | null {
+    const checked = this.roleOptions.querySelector<HTMLInputElement>('input[name="role_arn"]:checked');
+    return checked ? checked.value : null;
   }
 
   /** The countdown: time left on the credentials and when they end, in local time. */

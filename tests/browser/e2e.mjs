@@ -108,9 +108,14 @@ try {
 
   step('open the app while signed out');
   await page.goto(`${base}/app/`);
-  await page.locator('a#sign-in-again').waitFor({ timeout: 15000 });
+  await page.locator('a#sign-in').waitFor({ timeout: 15000 });
+  // A first visit is not an error: a sign-in panel, no alert, no request id.
+  if (!(await page.locator('#sign-in-panel').isVisible())) fail('no sign-in panel on the first visit');
+  if ((await text('#error')) !== '') fail(`the first visit shows an error: ${await text('#error')}`);
+  if (/Reference|request id/i.test(await page.locator('body').innerText())) fail('the first visit shows a request id');
+  if ((await page.locator('a#sign-in').innerText()).trim() !== 'Sign in') fail('the panel\'s button does not say Sign in');
   await shot(page, 'app-signed-out.png');
-  await page.click('a#sign-in-again');
+  await page.click('a#sign-in');
 
   step('sign in at the third-party IdP (samlp) as carol');
   await page.locator('#user-carol').waitFor({ timeout: 15000 });
@@ -121,8 +126,13 @@ try {
   const options = await page.locator('input[name=role_arn]').count();
   if (options !== 3) fail(`expected 3 roles on the picker, saw ${options}`);
   await shot(page, 'role-picker.png');
+  // One picker: the same options, words and button as the web app's (compared below).
+  const pickerWords = async () => (await page.locator('label.role-option').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').replace(' · in use', '').trim());
+  const serverOptions = await pickerWords();
+  const serverButton = (await page.locator('#switch-role').innerText()).trim();
+  if (serverButton !== 'Use this role') fail(`the picker's button says ${serverButton}`);
   await page.check('input[value="arn:aws:iam::222222222222:role/ReadOnly"]');
-  await page.click('button[type=submit]');
+  await page.click('#switch-role');
 
   step('back in the app with credentials for ReadOnly');
   await page.waitForURL(/\/app\/$/, { timeout: 15000 });
@@ -150,11 +160,17 @@ try {
   step('STS GetCallerIdentity against moto');
   await page.click('#sts-call');
   const arn = await waitText('#sts-result', /arn:aws:sts::/);
-  if (!arn.includes(principal.replace(/\s+/g, ''))) console.log(`note: STS says ${arn}, broker recorded ${principal}`);
+  // GetCallerIdentity names the chosen role in its account, as the page does.
+  if (!/arn:aws:sts::222222222222:assumed-role\/ReadOnly\//.test(arn)) fail(`STS says ${arn}, not the chosen role ReadOnly in 222222222222`);
+  if (!arn.includes(principal.replace(/\s+/g, ''))) fail(`STS says ${arn}, the page says ${principal}`);
   await shot(page, 'app.png');
 
-  step('switch role to Dev');
-  await page.selectOption('#role-select', 'arn:aws:iam::111111111111:role/Dev');
+  step('switch role to Dev on the same picker');
+  const appOptions = await pickerWords();
+  if (JSON.stringify(appOptions) !== JSON.stringify(serverOptions)) fail(`the app's picker differs from the server's: ${JSON.stringify(appOptions)} vs ${JSON.stringify(serverOptions)} ${problems.join("; ")}`);
+  if ((await page.locator('#switch-role').innerText()).trim() !== serverButton) fail('the app\'s picker button has other words');
+  if (!(await page.locator('label.role-option.current').innerText()).includes('in use')) fail('the role in use is not marked');
+  await page.check('input[value="arn:aws:iam::111111111111:role/Dev"]');
   await page.click('#switch-role');
   await waitText('#role-name', /^Dev$/);
 

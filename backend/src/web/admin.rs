@@ -207,6 +207,7 @@ impl Row {
 #[derive(Template, WebTemplate)]
 #[template(path = "admin_audit.html")]
 struct AuditPage {
+    nav: crate::web::nav::Nav,
     admin: String,
     chain: String,
     chain_broken: bool,
@@ -315,6 +316,7 @@ async fn audit_get(
         }
     };
     let page = AuditPage {
+        nav: crate::web::nav::Nav::for_session(&data, crate::web::nav::Here::Audit),
         admin: data.subject.clone(),
         chain,
         chain_broken,

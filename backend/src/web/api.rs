@@ -1,7 +1,7 @@
 //! The JSON API the browser client uses (docs/api.md): `/api/session`,
 //! `/api/credentials`, `/api/role`.
 
-use super::app::{csrf_ok, current, login_url};
+use super::app::{csrf_ok, current, login_url, APP_PATH};
 use super::flow::{Ctx, IssueError};
 use super::session::{SessionData, KEY};
 use super::{ApiError, AppState, ClientInfo, RequestId};
@@ -200,7 +200,7 @@ async fn credentials_get(
                     .audit
                     .record(ev)
                     .await
-                    .map_err(|e| issue_error(&rid, e.into(), "", "/"))?;
+                    .map_err(|e| issue_error(&rid, e.into(), "", APP_PATH))?;
                 let _ = session.flush().await;
                 let mut err = ApiError::new(
                     StatusCode::UNAUTHORIZED,
@@ -208,14 +208,14 @@ async fn credentials_get(
                     "Your AWS credentials have expired. Please sign in again.",
                     &rid.0,
                 );
-                err.login_url = Some(login_url(
-                    &cur.role_arn,
-                    data.return_to.as_deref().unwrap_or("/"),
-                ));
+                // The API's caller is the web app: the new sign-in comes back to it
+                // (the app puts its exact page in return_to), not to where this
+                // session's sign-in started.
+                err.login_url = Some(login_url(&cur.role_arn, APP_PATH));
                 return Err(err);
             }
             Err(IssueError::NeedsSignIn) => {}
-            Err(e) => return Err(issue_error(&rid, e, &cur.role_arn, "/")),
+            Err(e) => return Err(issue_error(&rid, e, &cur.role_arn, APP_PATH)),
         }
     }
     let cur = data
@@ -227,7 +227,7 @@ async fn credentials_get(
         Err(e) => {
             // Unreadable (the session key changed): end the session, ask for a sign-in.
             let _ = session.flush().await;
-            return Err(issue_error(&rid, e, &cur.role_arn, "/"));
+            return Err(issue_error(&rid, e, &cur.role_arn, APP_PATH));
         }
     };
     Ok(no_store(Json(CredentialsJson {
@@ -286,7 +286,7 @@ async fn role_post(
             .audit
             .record(ev.detail("via", "api"))
             .await
-            .map_err(|e| issue_error(&rid, e.into(), "", "/"))?;
+            .map_err(|e| issue_error(&rid, e.into(), "", APP_PATH))?;
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "role_not_allowed",
@@ -294,10 +294,9 @@ async fn role_post(
             &rid.0,
         ));
     };
-    let back = data.return_to.clone().unwrap_or_else(|| "/".into());
     ctx.issue(&mut data, &role, "api")
         .await
-        .map_err(|e| issue_error(&rid, e, role.grant.role.as_str(), &back))?;
+        .map_err(|e| issue_error(&rid, e, role.grant.role.as_str(), APP_PATH))?;
     session
         .insert(KEY, &data)
         .await

@@ -1,6 +1,7 @@
 //! The server-rendered pages: the landing page, the role picker, logout.
 
 use super::flow::Ctx;
+use super::nav::{Here, Nav};
 use super::saml::issue_page;
 use super::session::{tokens_equal, SessionData, KEY};
 use super::{AppState, ClientInfo, PageError, RequestId};
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/choose-role", get(choose_role_get).post(choose_role_post))
         .route("/logout", post(logout_post))
         .route("/signed-out", get(signed_out_get))
+        .route("/signing-in", get(signing_in_get))
         .route("/static/app.css", get(css_get))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
 }
@@ -43,12 +45,16 @@ pub struct RoleRow {
     pub role_arn: String,
     pub duration_minutes: i32,
     pub current: bool,
+    /// Checked on the picker: the role in use, or the first when none is.
+    pub checked: bool,
 }
 
 pub fn rows(state: &AppState, data: &SessionData) -> Vec<RoleRow> {
+    let in_use = data.role_arn().is_some();
     data.allowed
         .iter()
-        .map(|r| RoleRow {
+        .enumerate()
+        .map(|(i, r)| RoleRow {
             account_id: r.grant.role.account_id().to_string(),
             account_alias: state
                 .policy
@@ -59,6 +65,11 @@ pub fn rows(state: &AppState, data: &SessionData) -> Vec<RoleRow> {
             role_arn: r.grant.role.as_str().to_string(),
             duration_minutes: r.duration_seconds / 60,
             current: data.role_arn() == Some(r.grant.role.as_str()),
+            checked: if in_use {
+                data.role_arn() == Some(r.grant.role.as_str())
+            } else {
+                i == 0
+            },
         })
         .collect()
 }
@@ -66,7 +77,9 @@ pub fn rows(state: &AppState, data: &SessionData) -> Vec<RoleRow> {
 #[derive(Template, WebTemplate)]
 #[template(path = "home.html")]
 struct HomePage {
+    nav: Nav,
     data: SessionData,
+    csrf_token: String,
     roles: Vec<RoleRow>,
     current: Option<RoleRow>,
     principal_arn: String,
@@ -96,6 +109,7 @@ async fn home_get(State(state): State<AppState>, session: Session) -> Response {
             role_arn: r.role_arn.clone(),
             duration_minutes: r.duration_minutes,
             current: true,
+            checked: true,
         }
     });
     let now = state.clock.now();
@@ -111,6 +125,8 @@ async fn home_get(State(state): State<AppState>, session: Session) -> Response {
     };
     no_store(
         HomePage {
+            nav: Nav::for_session(&data, Here::Account),
+            csrf_token: data.csrf_token.clone(),
             data,
             roles,
             current,
@@ -127,6 +143,7 @@ async fn home_get(State(state): State<AppState>, session: Session) -> Response {
 #[derive(Template, WebTemplate)]
 #[template(path = "choose_role.html")]
 struct ChooseRolePage {
+    nav: Nav,
     roles: Vec<RoleRow>,
     subject: String,
     csrf_token: String,
@@ -139,6 +156,7 @@ async fn choose_role_get(State(state): State<AppState>, session: Session) -> Res
     let roles = rows(&state, &data);
     no_store(
         ChooseRolePage {
+            nav: Nav::for_session(&data, Here::Other),
             roles,
             subject: data.subject.clone(),
             csrf_token: data.csrf_token.clone(),
@@ -226,12 +244,65 @@ pub fn login_url(role: &str, return_to: &str) -> String {
     )
 }
 
+/// Where the web app lives; the sign-in it starts comes back here.
+pub const APP_PATH: &str = "/app/";
+
+#[derive(Template, WebTemplate)]
+#[template(path = "signing_in.html")]
+struct SigningInPage {
+    nav: Nav,
+    next: String,
+}
+
+#[derive(Deserialize)]
+struct SigningInQuery {
+    next: Option<String>,
+}
+
+/// The hand-over from the web app to the IdP: a broker page that says why
+/// the person is about to leave ("Your AWS session ended; signing you in
+/// again…") and then follows `next`, which must be this broker's own
+/// `/saml/login` (anything else falls back to a plain sign-in back to the app).
+async fn signing_in_get(axum::extract::Query(q): axum::extract::Query<SigningInQuery>) -> Response {
+    let next = q
+        .next
+        .filter(|n| is_login_path(n))
+        .unwrap_or_else(|| format!("/saml/login?return_to={}", enc(APP_PATH)));
+    no_store(
+        SigningInPage {
+            nav: Nav::signed_out(),
+            next,
+        }
+        .into_response(),
+    )
+}
+
+/// True for `/saml/login` with an optional query: a same-origin path, nothing that a browser could
+/// read as another origin.
+fn is_login_path(s: &str) -> bool {
+    let (path, query) = s.split_once('?').unwrap_or((s, ""));
+    path == "/saml/login"
+        && s.len() <= 4096
+        && !query.contains('#')
+        && !s
+            .chars()
+            .any(|c| c.is_control() || c == '\\' || c == '"' || c == '<' || c == '>')
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "signed_out.html")]
-struct SignedOutPage;
+struct SignedOutPage {
+    nav: Nav,
+}
 
 async fn signed_out_get() -> impl IntoResponse {
-    SignedOutPage
+    SignedOutPage {
+        nav: Nav::signed_out(),
+    }
 }
 
 async fn css_get() -> impl IntoResponse {

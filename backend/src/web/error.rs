@@ -10,6 +10,7 @@ use axum::Json;
 #[derive(Template, WebTemplate)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    nav: super::nav::Nav,
     title: &'a str,
     message: &'a str,
     request_id: &'a str,
@@ -67,6 +68,7 @@ impl PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let page = ErrorPage {
+            nav: super::nav::Nav::signed_out(),
             title: self.title,
             message: &self.message,
             request_id: &self.request_id,

@@ -10,6 +10,7 @@ pub mod cipher;
 mod error;
 pub mod flow;
 mod health;
+pub mod nav;
 pub mod ratelimit;
 mod saml;
 pub mod session;

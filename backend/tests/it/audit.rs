@@ -68,10 +68,11 @@ async fn every_decision_is_recorded_and_the_chain_verifies() {
         ]
     );
     let issued = ev.iter().find(|e| e.1 == "credentials.issued").unwrap();
-    assert_eq!(
-        issued.3.as_deref(),
-        Some("TESTACCESSKEY12345"),
-        "the access key id is recorded"
+    // moto (tests/moto_broker.py) issues a fresh temporary key per exchange.
+    assert!(
+        issued.3.as_deref().is_some_and(|k| k.starts_with("ASIA")),
+        "the access key id is recorded: {:?}",
+        issued.3
     );
     // Never the secret or the assertion.
     let dump: Vec<String> = sqlx::query("SELECT * FROM audit_events")

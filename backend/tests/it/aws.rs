@@ -65,26 +65,93 @@ async fn cognito_mode_end_to_end() {
     assert_eq!(r.headers()["cache-control"], "no-store");
 }
 
-/// moto keeps assumed roles in its default account; use it so GetCallerIdentity finds the session.
-const MOTO_DEV: &str =
-    "arn:aws:iam::123456789012:role/Dev,arn:aws:iam::123456789012:saml-provider/ADFS";
-
 #[tokio::test]
 async fn sts_saml_mode_end_to_end() {
     let app = TestApp::spawn(sts_app()).await;
     let c = client();
-    let r = app.sign_in(&c, "alice@example.com", &[MOTO_DEV]).await;
+    // Two roles in the assertion, the second one chosen: STS must assume the
+    // requested pair, not the assertion's first Role value.
+    let r = app.sign_in(&c, "alice@example.com", &[RO, DEV]).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let csrf = app.get_json(&c, "/api/session").await.1["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = c
+        .post(format!("{}/choose-role", app.base))
+        .form(&[
+            ("role_arn", "arn:aws:iam::111111111111:role/Dev"),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
     let (status, creds) = app.get_json(&c, "/api/credentials").await;
     assert_eq!(status, 200, "{creds}");
-    assert_eq!(creds["RoleArn"], "arn:aws:iam::123456789012:role/Dev");
+    assert_eq!(creds["RoleArn"], "arn:aws:iam::111111111111:role/Dev");
     let arn = caller_arn(&creds).await;
     assert_eq!(
         arn,
-        "arn:aws:sts::123456789012:assumed-role/Dev/alice@example.com"
+        "arn:aws:sts::111111111111:assumed-role/Dev/alice@example.com"
     );
     let (_, s) = app.get_json(&c, "/api/session").await;
     assert_eq!(s["principal_arn"], arn.as_str());
+}
+
+/// The demo's bob: three roles in three accounts. Whatever he picks,
+/// GetCallerIdentity with the issued credentials names that role in that
+/// account, and the broker shows the same principal (moto_broker.py makes
+/// the emulator honour Cognito's CustomRoleArn).
+#[tokio::test]
+async fn the_principal_is_the_role_bob_chose_in_its_account() {
+    const BOB: [&str; 3] = [
+        "arn:aws:iam::123456789012:role/BrokerDeveloper,arn:aws:iam::123456789012:saml-provider/DevIdP",
+        "arn:aws:iam::210987654321:saml-provider/DevIdP,arn:aws:iam::210987654321:role/ReadOnly",
+        "arn:aws:iam::345678901234:role/Operator,arn:aws:iam::345678901234:saml-provider/DevIdP",
+    ];
+    let app = TestApp::spawn(AppOptions::default()).await;
+    let c = client();
+    let r = app.sign_in(&c, "bob@example.com", &BOB).await;
+    assert_eq!(r.headers()["location"], "/choose-role");
+    let csrf = app.get_json(&c, "/api/session").await.1["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pick = |role: &'static str| {
+        c.post(format!("{}/choose-role", app.base))
+            .form(&[("role_arn", role), ("csrf_token", &csrf)])
+            .send()
+    };
+    assert_eq!(
+        pick("arn:aws:iam::210987654321:role/ReadOnly")
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    let (status, creds) = app.get_json(&c, "/api/credentials").await;
+    assert_eq!(status, 200, "{creds}");
+    let want = "arn:aws:sts::210987654321:assumed-role/ReadOnly/CognitoIdentityCredentials";
+    assert_eq!(caller_arn(&creds).await, want);
+    let (_, s) = app.get_json(&c, "/api/session").await;
+    assert_eq!(
+        s["principal_arn"], want,
+        "the broker shows the same principal"
+    );
+    // Another role, another principal (not one fixed identity for every role).
+    assert_eq!(
+        pick("arn:aws:iam::345678901234:role/Operator")
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    let (_, creds) = app.get_json(&c, "/api/credentials").await;
+    assert_eq!(
+        caller_arn(&creds).await,
+        "arn:aws:sts::345678901234:assumed-role/Operator/CognitoIdentityCredentials"
+    );
 }
 
 #[tokio::test]
@@ -112,6 +179,23 @@ async fn a_person_with_three_roles_picks_one_and_switches() {
     for name in ["Dev", "ReadOnly", "Ops", "staging"] {
         assert!(picker.contains(name), "{name} on the picker");
     }
+    // One picker, the same words on every page (and in the web app, see browser.rs).
+    assert!(picker.contains(">Use this role</button>"), "{picker}");
+    assert_eq!(
+        picker.matches("type=\"radio\" name=\"role_arn\"").count(),
+        3
+    );
+    let home = c
+        .get(format!("{}/", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Choose an AWS role"), "{home}");
+    assert!(home.contains(">Use this role</button>"), "{home}");
+    assert!(!home.contains(">Use</button>") && !home.contains(">Continue</button>"));
     let (_, s) = app.get_json(&c, "/api/session").await;
     assert_eq!(s["roles"].as_array().unwrap().len(), 3);
     assert_eq!(s["roles"][1]["account_alias"], "staging");
@@ -137,6 +221,16 @@ async fn a_person_with_three_roles_picks_one_and_switches() {
     let (status, creds) = app.get_json(&c, "/api/credentials").await;
     assert_eq!(status, 200);
     assert_eq!(creds["RoleArn"], "arn:aws:iam::222222222222:role/ReadOnly");
+    let home = c
+        .get(format!("{}/", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Switch role") && home.contains(">Use this role</button>"));
+    assert!(home.contains("up to 60 min · in use"), "{home}");
     // Switch through the JSON API.
     let r = c
         .post(format!("{}/api/role", app.base))
@@ -346,6 +440,9 @@ async fn expired_credentials_send_the_person_back_to_sign_in_with_the_role() {
         login.starts_with("/saml/login?role=arn%3Aaws%3Aiam%3A%3A111111111111%3Arole%2FDev"),
         "{login}"
     );
+    // The sign-in started at `/` (no return_to), but the API's caller is the web
+    // app: the new sign-in comes back to it.
+    assert!(login.ends_with("&return_to=%2Fapp%2F"), "{login}");
     let (status, _) = app.get_json(&c, "/api/session").await;
     assert_eq!(status, 401, "the session ended");
 }

@@ -178,3 +178,129 @@ async fn the_app_end_to_end_through_a_third_party_idp() {
     assert_eq!(carol("logout"), 1);
     assert!(carol("admin.audit_viewed") >= 1);
 }
+
+/// Credentials that run out while the app is open (tests/browser/expiry.mjs):
+/// the calls turn off with the reason, nothing is signed with the old key, the
+/// broker's hand-over page explains the sign-in, and after it the person is
+/// back on /app/ (the sign-in started at `/`, the return is still the app).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_credentials_in_the_app_turn_calls_off_and_sign_in_again_back_to_the_app() {
+    use std::io::{BufRead, BufReader, Write};
+    let clock = std::sync::Arc::new(saml_broker::clock::FixedClock::new(chrono::Utc::now()));
+    // The IdP's SSO URL is answered by the browser script (same site as the broker).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let idp_sso = format!("http://127.0.0.1:{port}/sso");
+    let app = TestApp::spawn(AppOptions {
+        clock: Some(clock.clone()),
+        idp_sso: idp_sso.clone(),
+        ..Default::default()
+    })
+    .await;
+    let r = app
+        .sign_in(&client(), "alice@example.com", &[ROLE_DEV])
+        .await;
+    assert_eq!(r.status(), 303);
+    let shots = std::env::var("SCREENSHOT_DIR").unwrap_or_else(|_| app.dir.0.display().to_string());
+    let mut child = Command::new("node")
+        .arg(browser_dir().join("expiry.mjs"))
+        .args(["--base", &app.base, "--cookie", &session_cookie(&r)])
+        .args(["--idp-sso", &idp_sso, "--screenshots", &shots])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut log = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if line == "ready-to-expire" {
+            // Past the assertion's life: the broker can no longer renew.
+            clock.set(chrono::Utc::now() + chrono::Duration::hours(3));
+            writeln!(stdin, "go").unwrap();
+        } else if let Some(rest) = line.strip_prefix("idp-request ") {
+            clock.set(chrono::Utc::now());
+            let request = rest.split(' ').next().unwrap();
+            let xml = saml_broker::saml::authn::decode_redirect_request(request).unwrap();
+            let req = saml_broker::saml::xml::parse(&xml).unwrap();
+            let spec = app.spec("alice@example.com", Some(req.attr("ID").unwrap()));
+            writeln!(stdin, "{}", spec.sign_base64(idp_key()).unwrap()).unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && log.contains("expiry: all steps passed"),
+        "chromium check failed:\n{log}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// One header on every page (product name, Account, Web app, Audit trail for
+/// admins, Sign out), a skip link first, and the same links, buttons and
+/// focus ring on the broker's pages and in the web app (tests/browser/pages.mjs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_has_the_one_header_a_skip_link_and_the_same_controls() {
+    let app = TestApp::spawn(AppOptions::default()).await;
+    let two = [
+        ROLE_DEV,
+        "arn:aws:iam::222222222222:role/ReadOnly,arn:aws:iam::222222222222:saml-provider/ADFS",
+    ];
+    let c = client();
+    let r = app
+        .sign_in_with_groups(&c, "admin@example.com", &two, &["AWS-Broker-Admins"])
+        .await;
+    assert_eq!(r.headers()["location"], "/choose-role");
+    let cookie = session_cookie(&r);
+    let run = |cookie: Option<&str>, paths: &[&str], header: &str| {
+        let mut cmd = Command::new("node");
+        cmd.arg(browser_dir().join("pages.mjs"))
+            .args(["--base", &app.base, "--header", header]);
+        if let Some(c) = cookie {
+            cmd.args(["--cookie", c]);
+        }
+        for p in paths {
+            cmd.args(["--path", p]);
+        }
+        let out = cmd.output().expect("node runs");
+        println!("{}", String::from_utf8_lossy(&out.stdout));
+        out
+    };
+    let signed_in = "saml-broker|Account|Web app|Audit trail|Sign out";
+    // Before a role is chosen, then with one in use.
+    assert_ok(&run(
+        Some(&cookie),
+        &["/choose-role", "/", "/app/"],
+        signed_in,
+    ));
+    let csrf = app.get_json(&c, "/api/session").await.1["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = c
+        .post(format!("{}/choose-role", app.base))
+        .form(&[
+            ("role_arn", "arn:aws:iam::111111111111:role/Dev"),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_ok(&run(
+        Some(&cookie),
+        &["/", "/app/", "/admin/audit", "/choose-role"],
+        signed_in,
+    ));
+    // Signed out: the same header with only the way in.
+    assert_ok(&run(
+        None,
+        &["/signed-out", "/signing-in", "/app/"],
+        "saml-broker|Sign in",
+    ));
+}

@@ -131,8 +131,10 @@ async fn dev_idp_round_trip_through_the_real_servers() {
         ("345678901234", "Operator"),
     ] {
         assert!(
-            home.contains(&format!("<td>{acct}</td><td>{role}</td>")),
-            "{acct}/{role}"
+            home.contains(&format!(
+                "<span class=\"role-name\">{role}</span>\n      <span class=\"role-account\">{acct}</span>"
+            )),
+            "{acct}/{role}: {home}"
         );
     }
     // The session API.
@@ -570,4 +572,54 @@ async fn on_https_the_login_cookie_survives_the_idps_cross_site_post() {
         .unwrap();
     let cookie = r.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.contains("SameSite=None; Secure"), "{cookie}");
+}
+
+/// The hand-over page the web app opens when its session ended: it says why,
+/// then follows the broker's own sign-in URL, and nothing else.
+#[tokio::test]
+async fn the_hand_over_page_explains_the_sign_in_and_follows_only_the_brokers_login() {
+    let app = TestApp::spawn(AppOptions::default()).await;
+    let c = client();
+    let next =
+        "/saml/login?role=arn%3Aaws%3Aiam%3A%3A111111111111%3Arole%2FDev&return_to=%2Fapp%2F%23x";
+    let r = c
+        .get(format!("{}/signing-in?next={}", app.base, urlencode(next)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let html = r.text().await.unwrap().replace("&#38;", "&");
+    assert!(
+        html.contains("Your AWS session ended; signing you in again…"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("content=\"3;url={next}\"")),
+        "{html}"
+    );
+    assert!(html.contains(&format!("href=\"{next}\"")), "{html}");
+    assert!(html.contains("id=\"continue-sign-in\""), "{html}");
+    for evil in [
+        "https://evil.example/saml/login",
+        "//evil.example/saml/login",
+        "/saml/login\\@evil.example",
+        "/admin/audit",
+        "/saml/login/../../x",
+        "javascript:alert(1)",
+    ] {
+        let html = c
+            .get(format!("{}/signing-in?next={}", app.base, urlencode(evil)))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!html.contains("evil"), "{evil}: {html}");
+        assert!(
+            html.contains("url=/saml/login?return_to=%2Fapp%2F\""),
+            "{evil} falls back to a sign-in back to the app: {html}"
+        );
+    }
 }

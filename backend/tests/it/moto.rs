@@ -1,6 +1,10 @@
 //! One moto server per test run (the local AWS emulator), started on a free
 //! loopback port. It lives as long as this test process: a small shell
 //! wrapper kills it when our end of its stdin pipe closes.
+//!
+//! The server is tests/moto_broker.py, moto with Cognito's CustomRoleArn and
+//! STS AssumeRoleWithSAML's RoleArn honoured, so GetCallerIdentity names the
+//! role the broker chose (stock moto answers `user/moto` for any role).
 
 use std::io::Read;
 use std::process::{ChildStdin, Command, Stdio};
@@ -11,21 +15,23 @@ pub struct Moto {
     _keepalive: Mutex<ChildStdin>,
 }
 
-fn moto_bin() -> std::path::PathBuf {
-    if let Ok(p) = std::env::var("MOTO_SERVER") {
-        return p.into();
-    }
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server")
+/// The venv's Python (override with `MOTO_PYTHON`) and the wrapper script.
+fn moto_cmd() -> (std::path::PathBuf, std::path::PathBuf) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = std::env::var("MOTO_PYTHON")
+        .map(Into::into)
+        .unwrap_or_else(|_| root.join(".venv/bin/python"));
+    (python, root.join("tests/moto_broker.py"))
 }
 
 pub fn moto() -> &'static Moto {
     static M: OnceLock<Moto> = OnceLock::new();
     M.get_or_init(|| {
-        let bin = moto_bin();
+        let (python, script) = moto_cmd();
         assert!(
-            bin.exists(),
+            python.exists(),
             "{} is missing: run scripts/setup.sh (the README test command does)",
-            bin.display()
+            python.display()
         );
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -36,12 +42,13 @@ pub fn moto() -> &'static Moto {
         #[allow(clippy::zombie_processes)]
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(r#""$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid"#)
-            .arg(&bin)
+            .arg(r#""$0" "$1" -H 127.0.0.1 -p "$2" >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid"#)
+            .arg(&python)
+            .arg(&script)
             .arg(port.to_string())
             .stdin(Stdio::piped())
             .spawn()
-            .expect("start moto_server");
+            .expect("start tests/moto_broker.py");
         let stdin = child.stdin.take().unwrap();
         let endpoint = format!("http://127.0.0.1:{port}");
         for _ in 0..150 {
@@ -58,7 +65,7 @@ pub fn moto() -> &'static Moto {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        panic!("moto_server did not start on port {port}");
+        panic!("moto (tests/moto_broker.py) did not start on port {port}");
     })
 }
 

@@ -25,6 +25,7 @@ struct Field {
 #[derive(Template, WebTemplate)]
 #[template(path = "admin_event.html")]
 struct EventPage {
+    nav: crate::web::nav::Nav,
     seq: i64,
     fields: Vec<Field>,
     detail: String,
@@ -106,6 +107,7 @@ pub(super) async fn audit_event_get(
     let detail = serde_json::to_string_pretty(&r.event.detail).unwrap_or_else(|_| "{}".into());
     let (chain, chain_broken) = chain_line(&state);
     let page = EventPage {
+        nav: crate::web::nav::Nav::for_session(&data, crate::web::nav::Here::Audit),
         seq: r.seq,
         fields: fields(&r),
         detail,
