@@ -15,6 +15,8 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --quiet --workspace --all-targets -- -D warnings
+log "cargo check --no-default-features (a broker without the dev IdP)"
+cargo check --quiet -p saml-broker --no-default-features --lib --bins
 log "cargo test"
 cargo test --workspace --quiet
 # The container image (build and run with podman): only when asked, since it

@@ -4,10 +4,13 @@
 //! Data flows one way: web -> saml -> (policy -> exchange) -> store/audit -> web.
 
 pub mod audit;
+pub mod awssdk;
 pub mod clock;
 pub mod config;
+#[cfg(feature = "dev-idp")]
 pub mod devidp;
 pub mod exchange;
+pub mod ids;
 pub mod lambda;
 pub mod logging;
 pub mod policy;

@@ -4,6 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use saml_broker::clock::SystemClock;
 use saml_broker::config::Config;
+#[cfg(feature = "dev-idp")]
 use saml_broker::devidp::server::{DevIdp, DevIdpOptions, WARNING};
 use saml_broker::saml::metadata;
 use std::path::{Path, PathBuf};
@@ -48,7 +49,9 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// A development IdP issuing ADFS-shaped signed assertions. Demos only.
+    /// A development IdP issuing ADFS-shaped signed assertions. Demos only
+    /// (left out of builds without the default `dev-idp` feature).
+    #[cfg(feature = "dev-idp")]
     DevIdp {
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: String,
@@ -568,6 +571,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("store {} is up to date", cfg.storage_url_redacted());
         }
         Command::Audit { command } => return audit_command(command).await,
+        #[cfg(feature = "dev-idp")]
         Command::DevIdp {
             listen,
             users,

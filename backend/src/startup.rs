@@ -1,5 +1,5 @@
 //! Building the application from configuration, shared by `main`, the tests
-//! and (later) the Lambda entry.
+//! and the Lambda entry.
 
 use crate::clock::Clock;
 use crate::config::{AwsMode, Config};
@@ -19,16 +19,7 @@ use std::time::Duration;
 /// Nothing is audited yet: [`serve`] (or [`record_start`]) writes
 /// `config.loaded` once the broker can serve.
 pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
-    prepare_with(config, clock, None).await
-}
-
-/// Like [`prepare`], with an exchange of the caller's (tests).
-pub async fn prepare_with(
-    config: Config,
-    clock: Arc<dyn Clock>,
-    exchange: Option<Arc<dyn Exchange>>,
-) -> anyhow::Result<AppState> {
-    prepare_parts(config, clock, exchange, None).await
+    prepare_parts(config, clock, None, None).await
 }
 
 /// Like [`prepare`], with an exchange and/or a store of the caller's (tests).
@@ -157,7 +148,7 @@ pub async fn record_start(state: &AppState) -> anyhow::Result<()> {
 /// Read a Secrets Manager secret with the default AWS credentials (the
 /// Lambda function's role, or the instance's).
 async fn secret_value(config: &Config, arn: &str) -> anyhow::Result<crate::config::Secret> {
-    let sdk = crate::exchange::sdk_config_with_credentials(&config.aws).await;
+    let sdk = crate::awssdk::sdk_config_with_credentials(&config.aws).await;
     let out = aws_sdk_secretsmanager::Client::new(&sdk)
         .get_secret_value()
         .secret_id(arn)

@@ -239,9 +239,7 @@ fn esc(s: &str) -> String {
     quick_xml::escape::escape(s).into_owned()
 }
 
-pub fn new_id() -> String {
-    format!("_{}", uuid::Uuid::new_v4().simple())
-}
+pub use crate::ids::new_id;
 
 fn signature_template(
     uri: String,

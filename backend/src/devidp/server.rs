@@ -276,9 +276,10 @@ struct LoginForm {
 }
 
 async fn sso_post(State(idp): State<Arc<DevIdp>>, Form(f): Form<LoginForm>) -> Response {
-    let user = idp.users.iter().find(|u| {
-        u.username == f.username && crate::web::session::tokens_equal(&u.password, &f.password)
-    });
+    let user = idp
+        .users
+        .iter()
+        .find(|u| u.username == f.username && crate::ids::tokens_equal(&u.password, &f.password));
     let Some(user) = user else {
         return (
             StatusCode::UNAUTHORIZED,

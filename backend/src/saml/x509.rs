@@ -571,20 +571,30 @@ mod tests {
         );
     }
 
+    /// The base64 body of a PEM block, decoded.
+    fn pem_body(pem: &str) -> Vec<u8> {
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap()
+    }
+
     #[test]
     fn rsa_public_key_verifies_a_ring_signature_by_its_key() {
-        let k = crate::devidp::SigningKey::from_pem(
-            include_str!("../devidp/testdata/openssl-key.pem"),
-            include_str!("../devidp/testdata/openssl-cert.pem"),
-        )
+        use base64::Engine;
+        let key = ring::signature::RsaKeyPair::from_pkcs8(&pem_body(include_str!(
+            "../devidp/testdata/openssl-key.pem"
+        )))
         .unwrap();
-        let c = parse_certificate(&k.cert_der().unwrap()).unwrap();
+        let c = parse_certificate(&pem_body(include_str!(
+            "../devidp/testdata/openssl-cert.pem"
+        )))
+        .unwrap();
         assert_eq!(c.algorithm, KeyAlgorithm::Rsa);
         assert_eq!(c.subject, "CN=openssl idp");
         let rng = ring::rand::SystemRandom::new();
-        let mut sig = vec![0; k.key_pair().public().modulus_len()];
-        k.key_pair()
-            .sign(&signature::RSA_PKCS1_SHA256, &rng, b"signed info", &mut sig)
+        let mut sig = vec![0; key.public().modulus_len()];
+        key.sign(&signature::RSA_PKCS1_SHA256, &rng, b"signed info", &mut sig)
             .unwrap();
         let pk = UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, &c.public_key);
         pk.verify(b"signed info", &sig).unwrap();

@@ -133,7 +133,7 @@ impl Store {
     pub async fn open_with(url: &str, aws: &crate::config::AwsConfig) -> Result<Self, StoreError> {
         if url.starts_with("dynamodb:") {
             let prefix = dynamo::table_prefix(url).map_err(dyn_err)?;
-            let sdk = crate::exchange::sdk_config_with_credentials(aws).await;
+            let sdk = crate::awssdk::sdk_config_with_credentials(aws).await;
             return Ok(Self::dynamo(dynamo::DynamoStore::new(&sdk, prefix).await));
         }
         Self::open(url).await
@@ -187,10 +187,6 @@ impl Store {
         Err(StoreError::Unsupported(url.to_string()))
     }
 
-    pub fn is_postgres(&self) -> bool {
-        matches!(self.backend, Backend::Postgres(_))
-    }
-
     /// Create or upgrade the schema (ours and the session store's).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &self.backend {
@@ -211,11 +207,6 @@ impl Store {
             Backend::Postgres(p) => Sessions::Postgres(PostgresSessionStore::new(p.clone())),
             Backend::Dynamo(d) => Sessions::Dynamo(d.sessions()),
         }
-    }
-
-    /// The `Any` pool (audit module).
-    pub fn any(&self) -> Option<&AnyPool> {
-        self.any.as_ref()
     }
 
     /// A store over DynamoDB tables (`dynamodb://<prefix>`).

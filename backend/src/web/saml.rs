@@ -63,7 +63,7 @@ async fn login_get(
     let cfg = &state.config;
     let now = state.clock.now();
     let relay = RelayState::generate();
-    let request_id = crate::devidp::response::new_id();
+    let request_id = crate::ids::new_id();
     let ttl = chrono::Duration::seconds(
         i64::try_from(cfg.limits.pending_request_ttl_seconds).unwrap_or(600),
     );

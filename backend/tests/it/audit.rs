@@ -253,7 +253,7 @@ async fn concurrent_writers_keep_the_chain_linear() {
     // A second Audit over its own connection pool to the same file: another "process".
     let url = format!("sqlite://{}", app.dir.0.join("broker.db").display());
     let other = saml_broker::store::Store::open(&url).await.unwrap();
-    let other = Audit::new(other.any().unwrap().clone());
+    let other = other.audit();
     let mut tasks = Vec::new();
     for w in 0..4 {
         let a = if w % 2 == 0 {

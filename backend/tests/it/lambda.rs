@@ -189,13 +189,13 @@ async fn the_binary_serves_the_router_under_the_lambda_runtime() {
         .unwrap();
     assert_eq!(answer["statusCode"], 400, "{answer}");
     let _ = child.kill().await;
-    let store =
-        saml_broker::store::Store::open(&format!("sqlite://{}", dir.0.join("broker.db").display()))
+    let pool =
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.0.join("broker.db").display()))
             .await
             .unwrap();
     let ip: Option<String> =
         sqlx::query_scalar("SELECT source_ip FROM audit_events WHERE event = 'login.failed'")
-            .fetch_one(store.any().unwrap())
+            .fetch_one(&pool)
             .await
             .unwrap();
     assert_eq!(ip.as_deref(), Some("203.0.113.7"));
