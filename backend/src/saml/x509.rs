@@ -581,7 +581,6 @@ mod tests {
 
     #[test]
     fn rsa_public_key_verifies_a_ring_signature_by_its_key() {
-        use base64::Engine;
         let key = ring::signature::RsaKeyPair::from_pkcs8(&pem_body(include_str!(
             "../devidp/testdata/openssl-key.pem"
         )))
