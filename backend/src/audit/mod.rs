@@ -19,6 +19,24 @@ use tokio::sync::Mutex;
 
 pub use chain::{ChainStatus, VerifyReport};
 
+/// Every event name the broker writes (docs/audit.md), so the admin filter
+/// offers each one even before the trail holds it.
+pub const EVENT_NAMES: &[&str] = &[
+    "config.loaded",
+    "login.succeeded",
+    "login.failed",
+    "role.selected",
+    "credentials.issued",
+    "credentials.renewed",
+    "credentials.failed",
+    "session.expired",
+    "logout",
+    "admin.audit_viewed",
+    "admin.audit_exported",
+    "admin.audit_denied",
+    "audit.archived",
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {

@@ -297,12 +297,16 @@ async fn audit_get(
         .histogram(&chart_filter, BUCKETS)
         .await
         .map_err(unavailable(&rid))?;
-    let mut events = state.audit.distinct_events().await;
-    if let Some(e) = &filter.event {
-        if !events.contains(e) {
-            events.push(e.clone());
-        }
-    }
+    // The names the broker writes, plus any other the trail holds (an older
+    // or newer broker's), plus the one asked for.
+    let mut events: Vec<String> = crate::audit::EVENT_NAMES
+        .iter()
+        .map(|e| e.to_string())
+        .chain(state.audit.distinct_events().await)
+        .chain(filter.event.clone())
+        .collect();
+    events.sort();
+    events.dedup();
     let form = FILTER_KEYS
         .iter()
         .filter_map(|k| q.get(*k).map(|v| (k.to_string(), v.trim().to_string())))

@@ -310,6 +310,24 @@ async fn admins_see_sign_ins_and_issued_credentials() {
 }
 
 #[tokio::test]
+async fn the_event_filter_offers_every_event_the_broker_writes() {
+    let (app, c) = admin_app().await;
+    // A fresh trail holds no renewal yet; the filter still offers it, once.
+    assert_eq!(count(&app, "credentials.renewed").await, 0);
+    let (_, html) = get(&app, &c, "/admin/audit").await;
+    for name in saml_broker::audit::EVENT_NAMES {
+        assert_eq!(
+            html.matches(&format!("<option value=\"{name}\"")).count(),
+            1,
+            "{name} offered once"
+        );
+    }
+    let (status, html) = get(&app, &c, "/admin/audit?event=credentials.renewed").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<option value=\"credentials.renewed\" selected>"));
+}
+
+#[tokio::test]
 async fn filters_narrow_the_list() {
     let (app, c) = admin_app().await;
     let dev = "arn:aws:iam::111111111111:role/Seeded";
