@@ -263,6 +263,15 @@ impl Audit {
         }
     }
 
+    /// The first matching event's time, when the backend can find it
+    /// cheaply (SQL; None on DynamoDB or on an error).
+    pub async fn first_time(&self, f: &query::Filter) -> Option<DateTime<Utc>> {
+        match &self.backend {
+            Backend::Sql(p) => query::first_time(p, f).await.ok().flatten(),
+            Backend::Dynamo(_) => None,
+        }
+    }
+
     /// How many events match, when the backend can count cheaply (SQL).
     pub async fn count(&self, f: &query::Filter) -> Option<u64> {
         match &self.backend {

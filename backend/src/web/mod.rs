@@ -14,6 +14,7 @@ pub mod nav;
 pub mod ratelimit;
 mod saml;
 pub mod session;
+pub mod text;
 
 use crate::audit::Audit;
 use crate::clock::Clock;
