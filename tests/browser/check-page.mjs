@@ -1,7 +1,12 @@
 // Opens one broker page in Debian's Chromium with a session cookie and checks
 // that it shows the expected text; optionally saves a screenshot.
 //
-//   node check-page.mjs --url URL --cookie NAME=VALUE --expect TEXT [--expect TEXT…] [--screenshot FILE]
+//   node check-page.mjs --url URL --cookie NAME=VALUE --expect TEXT [--expect TEXT…] [--screenshot FILE] [--width PX]
+//
+// With --width (a phone: 390), the page must fit that width
+// (document.documentElement.scrollWidth <= PX), every table cell must be at
+// least 120 px wide, and every ARN (code.arn, with its details opened) must
+// wrap onto at most 4 lines.
 //
 // Exits 0 when every expected text is visible, 1 otherwise (printing what the
 // page showed), 2 on bad usage. Console errors and CSP violations fail the check.
@@ -14,6 +19,7 @@ const { values } = parseArgs({
     cookie: { type: 'string' },
     expect: { type: 'string', multiple: true, default: [] },
     screenshot: { type: 'string' },
+    width: { type: 'string' },
     // The page is expected to answer with an error status (e.g. a 403 page).
     'allow-http-error': { type: 'boolean', default: false },
   },
@@ -30,7 +36,8 @@ const browser = await chromium.launch({
 });
 let ok = true;
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const width = values.width ? Number(values.width) : 1280;
+  const context = await browser.newContext({ viewport: { width, height: 900 } });
   if (values.cookie) {
     const [name, ...rest] = values.cookie.split('=');
     await context.addCookies([{ name, value: rest.join('='), url: values.url }]);
@@ -50,6 +57,26 @@ try {
       ok = false;
       console.error(`missing on the page: ${JSON.stringify(t)}`);
     }
+  }
+  if (values.width) {
+    const fit = await page.evaluate(() => {
+      document.querySelectorAll('details').forEach((d) => { d.open = true; });
+      const visible = (el) => el.getClientRects().length > 0 && !el.closest('[hidden]');
+      return {
+        scrollWidth: document.documentElement.scrollWidth,
+        narrowCells: [...document.querySelectorAll('td')].filter(visible)
+          .map((td) => [td.getBoundingClientRect().width, td.textContent.trim().slice(0, 40)])
+          .filter(([w, t]) => w < 120 && t),
+        arnLines: [...document.querySelectorAll('code.arn')].filter(visible).map((c) => {
+          const lh = parseFloat(getComputedStyle(c).lineHeight) || 16;
+          return [Math.round(c.getBoundingClientRect().height / lh), c.textContent];
+        }).filter(([n]) => n > 4),
+      };
+    });
+    console.log(`at ${width} px: ${JSON.stringify(fit)}`);
+    if (fit.scrollWidth > width) problems.push(`the page is ${fit.scrollWidth} px wide at a ${width} px viewport`);
+    for (const [w, t] of fit.narrowCells) problems.push(`a table cell is ${Math.round(w)} px wide: ${t}`);
+    for (const [n, t] of fit.arnLines) problems.push(`an ARN wraps onto ${n} lines: ${t}`);
   }
   if (problems.length) {
     ok = false;

@@ -6,7 +6,7 @@
 //! retention anchor's hash once older events have been archived.
 
 use super::{AuditError, AuditEvent, Outcome, Record};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
@@ -339,23 +339,38 @@ impl ChainStatus {
         matches!(self, Self::Broken { .. })
     }
 
-    pub fn summary(&self) -> String {
-        let t = |d: &DateTime<Utc>| d.to_rfc3339_opts(SecondsFormat::Secs, true);
+    /// When the last check ran, if one has.
+    pub fn checked_at(&self) -> Option<DateTime<Utc>> {
         match self {
-            Self::NotChecked => "The chain has not been verified since the broker started.".into(),
-            Self::Intact { events, checked_at } => {
-                format!(
-                    "Chain intact: {events} events verified at {}.",
-                    t(checked_at)
-                )
-            }
+            Self::NotChecked => None,
+            Self::Intact { checked_at, .. } | Self::Broken { checked_at, .. } => Some(*checked_at),
+        }
+    }
+
+    /// The events the last check covered (an intact chain only).
+    pub fn events(&self) -> Option<u64> {
+        match self {
+            Self::Intact { events, .. } => Some(*events),
+            _ => None,
+        }
+    }
+
+    pub fn summary(&self) -> String {
+        let t = crate::web::text::utc_words;
+        match self {
+            Self::NotChecked => "The chain has not been checked since the broker started.".into(),
+            Self::Intact { events, checked_at } => format!(
+                "Chain intact at the last check ({}): {} verified.",
+                t(checked_at),
+                crate::web::text::count(*events, "event", "events")
+            ),
             Self::Broken {
                 first_bad_seq,
                 first_bad_id,
                 reason,
                 checked_at,
             } => format!(
-                "CHAIN BROKEN at event #{first_bad_seq} ({first_bad_id}): {reason}. Checked at {}.",
+                "CHAIN BROKEN at event #{first_bad_seq} ({first_bad_id}): {reason}. Found by the check at {}.",
                 t(checked_at)
             ),
         }

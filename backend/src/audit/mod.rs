@@ -19,6 +19,24 @@ use tokio::sync::Mutex;
 
 pub use chain::{ChainStatus, VerifyReport};
 
+/// Every event name the broker writes (docs/audit.md), so the admin filter
+/// offers each one even before the trail holds it.
+pub const EVENT_NAMES: &[&str] = &[
+    "config.loaded",
+    "login.succeeded",
+    "login.failed",
+    "role.selected",
+    "credentials.issued",
+    "credentials.renewed",
+    "credentials.failed",
+    "session.expired",
+    "logout",
+    "admin.audit_viewed",
+    "admin.audit_exported",
+    "admin.audit_denied",
+    "audit.archived",
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
@@ -242,6 +260,15 @@ impl Audit {
         match &self.backend {
             Backend::Sql(p) => query::distinct_events(p).await,
             Backend::Dynamo(d) => d.distinct_events().await,
+        }
+    }
+
+    /// The first matching event's time, when the backend can find it
+    /// cheaply (SQL; None on DynamoDB or on an error).
+    pub async fn first_time(&self, f: &query::Filter) -> Option<DateTime<Utc>> {
+        match &self.backend {
+            Backend::Sql(p) => query::first_time(p, f).await.ok().flatten(),
+            Backend::Dynamo(_) => None,
         }
     }
 

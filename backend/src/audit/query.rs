@@ -454,6 +454,17 @@ fn from_ms(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
+/// The time of the first event matching `filter`, if any.
+pub async fn first_time(
+    pool: &AnyPool,
+    filter: &Filter,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let (sql, binds) = where_clause(filter);
+    let sql = dialect(pool, &format!("SELECT MIN(time_ms) FROM audit_events{sql}"));
+    let row = bind_all(sqlx::query(&sql), &binds).fetch_one(pool).await?;
+    Ok(row.try_get::<Option<i64>, _>(0)?.map(from_ms))
+}
+
 /// How many events match `filter` (for an export's progress bar).
 pub async fn count(pool: &AnyPool, filter: &Filter) -> Result<i64, sqlx::Error> {
     let (sql, binds) = where_clause(filter);

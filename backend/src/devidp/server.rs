@@ -248,21 +248,51 @@ async fn sso_get(State(idp): State<Arc<DevIdp>>, Query(q): Query<SsoQuery>) -> R
         }
     };
     let relay = q.relay_state.unwrap_or_default();
+    login_form(&idp, &request_id, &relay, "", None).into_response()
+}
+
+/// The login form, carrying the pending sign-in (the AuthnRequest's ID and
+/// the RelayState) so that a retry after a wrong password still completes it.
+fn login_form(
+    idp: &DevIdp,
+    request_id: &str,
+    relay: &str,
+    username: &str,
+    error: Option<&str>,
+) -> Html<String> {
     let names: Vec<String> = idp.users.iter().map(|u| esc(&u.username)).collect();
+    let error = error
+        .map(|e| {
+            format!(
+                r#"<p id="login-error" role="alert"><strong>{}</strong></p>"#,
+                esc(e)
+            )
+        })
+        .unwrap_or_default();
+    let focus_user = if username.is_empty() {
+        " autofocus"
+    } else {
+        ""
+    };
+    let focus_pass = if username.is_empty() {
+        ""
+    } else {
+        " autofocus"
+    };
     page(
         "Sign in",
         &format!(
-            r#"<form method="post" action="/sso">
+            r#"{error}<form method="post" action="/sso">
 <input type="hidden" name="request_id" value="{rid}"><input type="hidden" name="relay_state" value="{relay}">
-<label for="username">Username</label><input id="username" name="username" type="text" autocomplete="username" required autofocus>
-<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<label for="username">Username</label><input id="username" name="username" type="text" autocomplete="username" value="{user}" required{focus_user}>
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required{focus_pass}>
 <button type="submit">Sign in</button></form><p>Demo users: {users} (password: same as the username in the shipped demo file).</p>"#,
-            rid = esc(&request_id),
-            relay = esc(&relay),
+            rid = esc(request_id),
+            relay = esc(relay),
+            user = esc(username),
             users = names.join(", "),
         ),
     )
-    .into_response()
 }
 
 #[derive(Deserialize)]
@@ -283,9 +313,12 @@ async fn sso_post(State(idp): State<Arc<DevIdp>>, Form(f): Form<LoginForm>) -> R
     let Some(user) = user else {
         return (
             StatusCode::UNAUTHORIZED,
-            page(
-                "Sign in failed",
-                r#"<p>Unknown user or wrong password. <a href="/">Back</a></p>"#,
+            login_form(
+                &idp,
+                &f.request_id,
+                &f.relay_state,
+                &f.username,
+                Some("Unknown user or wrong password. Please try again."),
             ),
         )
             .into_response();

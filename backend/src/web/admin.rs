@@ -150,12 +150,22 @@ fn segment(s: &str) -> String {
         .collect()
 }
 
-fn chain_line(state: &AppState) -> (String, bool) {
+/// The last check's result, and how many events arrived since it ran.
+async fn chain_line(state: &AppState) -> (String, bool) {
     let status = state.audit.chain_status();
-    (
-        status.summary(),
-        matches!(status, ChainStatus::Broken { .. }),
-    )
+    let mut line = status.summary();
+    if let (Some(checked), Some(total)) =
+        (status.events(), state.audit.count(&Filter::default()).await)
+    {
+        match total.saturating_sub(checked) {
+            0 => line.push_str(" No events written since."),
+            n => line.push_str(&format!(
+                " {} written since, not yet checked.",
+                crate::web::text::count(n, "event", "events")
+            )),
+        }
+    }
+    (line, matches!(status, ChainStatus::Broken { .. }))
 }
 
 /// One row of the list.
@@ -168,16 +178,30 @@ struct Row {
     event: String,
     outcome: &'static str,
     subject: String,
+    /// The role ARN, its account (with its alias) and its name.
     role: String,
+    role_html: String,
+    account: String,
+    role_name: String,
     source_ip: String,
     reason: String,
     reason_short: String,
 }
 
+/// (account id, role name) from `arn:aws:iam::<account>:role/<path/><name>`.
+fn role_parts(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let account = parts.nth(4)?;
+    let resource = parts.next()?;
+    let name = resource.strip_prefix("role/")?.rsplit('/').next()?;
+    (!account.is_empty() && !name.is_empty()).then_some((account, name))
+}
+
 impl Row {
-    fn new(r: &Record) -> Self {
+    fn new(state: &AppState, r: &Record) -> Self {
         let e = &r.event;
         let reason = e.reason.clone().unwrap_or_default();
+        let role = e.role_arn.as_deref().unwrap_or_default();
         let reason_short = if reason.chars().count() > REASON_CHARS {
             let cut: String = reason.chars().take(REASON_CHARS - 1).collect();
             format!("{cut}…")
@@ -196,7 +220,18 @@ impl Row {
             event: e.event.clone(),
             outcome: e.outcome.as_str(),
             subject: e.subject.clone().unwrap_or_default(),
-            role: e.role_arn.clone().unwrap_or_default(),
+            role: role.to_string(),
+            role_html: crate::web::text::arn_html(role),
+            account: match role_parts(role) {
+                Some((id, _)) => match state.policy.account_alias(id) {
+                    Some(alias) => format!("{alias} ({id})"),
+                    None => id.to_string(),
+                },
+                None => String::new(),
+            },
+            role_name: role_parts(role)
+                .map(|(_, n)| n.to_string())
+                .unwrap_or_default(),
             source_ip: e.source_ip.clone().unwrap_or_default(),
             reason,
             reason_short,
@@ -221,6 +256,9 @@ struct AuditPage {
     jsonl: String,
     csv: String,
     chart: Option<Chart>,
+    /// A filter value the broker could not read: (field, message). The page
+    /// then shows the form again with the message, and no events.
+    error: Option<(String, String)>,
 }
 
 impl AuditPage {
@@ -228,6 +266,134 @@ impl AuditPage {
     fn value(&self, key: &str) -> &str {
         self.form.get(key).map(String::as_str).unwrap_or_default()
     }
+
+    /// The message, when a filter value was not understood.
+    fn error_message(&self) -> Option<&str> {
+        self.error.as_ref().map(|(_, m)| m.as_str())
+    }
+
+    /// The message for this field, when its value was not understood.
+    fn error_for(&self, key: &str) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(f, _)| f == key)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+/// The field a filter error names (`since: …` names `since`).
+fn error_field(message: &str) -> String {
+    let field = message.split(':').next().unwrap_or_default();
+    if FILTER_KEYS.contains(&field) || field == "before" {
+        field.to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// The form's fields as typed (trimmed).
+fn typed(q: &HashMap<String, String>) -> HashMap<String, String> {
+    FILTER_KEYS
+        .iter()
+        .filter_map(|k| q.get(*k).map(|v| (k.to_string(), v.trim().to_string())))
+        .collect()
+}
+
+/// The list page again with the form as typed and the error next to its
+/// field, answered 400; nothing is queried or recorded.
+async fn filter_error_page(
+    state: &AppState,
+    data: &SessionData,
+    q: &HashMap<String, String>,
+    message: String,
+) -> Response {
+    let (chain, chain_broken) = chain_line(state).await;
+    let mut events: Vec<String> = crate::audit::EVENT_NAMES
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    if let Some(e) = q.get("event").map(|v| v.trim().to_string()) {
+        if !e.is_empty() && !events.contains(&e) {
+            events.push(e);
+        }
+    }
+    let page = AuditPage {
+        nav: crate::web::nav::Nav::for_session(data, crate::web::nav::Here::Audit),
+        admin: data.subject.clone(),
+        chain,
+        chain_broken,
+        form: typed(q),
+        events,
+        rows: Vec::new(),
+        filtered: true,
+        older: None,
+        newest: None,
+        jsonl: format!("{LIST}.jsonl"),
+        csv: format!("{LIST}.csv"),
+        chart: None,
+        error: Some((error_field(&message), message)),
+    };
+    let mut r = no_store(page.into_response());
+    *r.status_mut() = StatusCode::BAD_REQUEST;
+    r
+}
+
+/// The chart's buckets. A range the filter leaves open is fitted to the
+/// matching events (first to last), and a range under an hour is widened to
+/// one, from the start of the first event's hour, so a fresh install shows
+/// its few events spread out instead of one bar at the edge of 30 days.
+/// Without any time filter the range starts at most 30 days before `newest`
+/// (the newest event shown), so a page view never counts the whole trail.
+async fn chart_buckets(
+    state: &AppState,
+    filter: &Filter,
+    newest: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Vec<crate::audit::query::Bucket>, crate::audit::AuditError> {
+    let mut fitted = filter.clone();
+    if filter.since.is_none() && filter.until.is_none() {
+        fitted.since = newest.map(|n| n - chrono::Duration::days(30));
+        // Then from the first event inside those 30 days, when the store says.
+        if let Some(first) = state.audit.first_time(&fitted).await {
+            fitted.since = Some(first);
+        }
+    }
+    let mut buckets = state.audit.histogram(&fitted, BUCKETS).await?;
+    // The store fits an open start to the first event, but not a start we set
+    // (the 30-day cap): move it to the first busy bar until it is there.
+    if filter.since.is_none() {
+        for _ in 0..4 {
+            let busy = buckets.iter().position(|b| b.success + b.failure > 0);
+            let (Some(i), Some(last)) = (busy, buckets.last()) else {
+                break;
+            };
+            if i == 0 {
+                break;
+            }
+            fitted.since = Some(buckets[i].start);
+            fitted.until = Some(last.end);
+            buckets = state.audit.histogram(&fitted, BUCKETS).await?;
+        }
+    }
+    let (Some(first), Some(last)) = (buckets.first(), buckets.last()) else {
+        return Ok(buckets);
+    };
+    let hour = chrono::Duration::hours(1);
+    if (filter.since.is_some() && filter.until.is_some()) || last.end - first.start >= hour {
+        return Ok(buckets);
+    }
+    let start = filter.since.unwrap_or_else(|| {
+        use chrono::{DurationRound, TimeDelta};
+        first
+            .start
+            .duration_trunc(TimeDelta::hours(1))
+            .unwrap_or(first.start)
+    });
+    let end = filter.until.unwrap_or(last.end).max(start + hour);
+    let start = filter.since.unwrap_or(start.min(end - hour));
+    let mut wide = filter.clone();
+    wide.since = Some(start);
+    wide.until = Some(end);
+    state.audit.histogram(&wide, BUCKETS).await
 }
 
 #[tracing::instrument(skip_all)]
@@ -245,17 +411,19 @@ async fn audit_get(
     };
     let data = admin(&ctx, &session, LIST).await?;
     let q = query_map(raw.as_deref());
-    let filter = parse_filter(&q, &rid)?;
+    let filter = match Filter::from_query(&q) {
+        Ok(f) => f,
+        Err(m) => return Ok(filter_error_page(&state, &data, &q, m).await),
+    };
     let before = match q.get("before").map(|v| v.trim()).filter(|v| !v.is_empty()) {
         None => None,
-        Some(v) => Some(v.parse::<i64>().map_err(|_| {
-            refused(
-                StatusCode::BAD_REQUEST,
-                "Filter not valid",
-                "The filter was not applied. before: expected an event number (seq).".into(),
-                &rid,
-            )
-        })?),
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                let m = "before: expected an event number (seq).".to_string();
+                return Ok(filter_error_page(&state, &data, &q, m).await);
+            }
+        },
     };
     let qs = filter.to_query_string();
     let viewed = ctx
@@ -279,35 +447,25 @@ async fn audit_get(
                 .map(|r| list_url(&qs, &format!("before={}", r.seq)))
         })
         .flatten();
-    // Without a time range the chart covers the 30 days up to the newest
-    // event on this page, so a page view stays cheap however long the trail grows.
-    let mut chart_filter = filter.clone();
-    if chart_filter.since.is_none() && chart_filter.until.is_none() {
-        if let Some(newest) = records
-            .first()
-            .and_then(|r| chrono::DateTime::parse_from_rfc3339(&r.event.time).ok())
-        {
-            let newest = newest.with_timezone(&chrono::Utc);
-            chart_filter.since = Some(newest - chrono::Duration::days(30));
-            chart_filter.until = Some(newest + chrono::Duration::milliseconds(1));
-        }
-    }
-    let buckets = state
-        .audit
-        .histogram(&chart_filter, BUCKETS)
+    let newest = records
+        .first()
+        .and_then(|r| chrono::DateTime::parse_from_rfc3339(&r.event.time).ok())
+        .map(|t| t.with_timezone(&chrono::Utc));
+    let buckets = chart_buckets(&state, &filter, newest)
         .await
         .map_err(unavailable(&rid))?;
-    let mut events = state.audit.distinct_events().await;
-    if let Some(e) = &filter.event {
-        if !events.contains(e) {
-            events.push(e.clone());
-        }
-    }
-    let form = FILTER_KEYS
+    // The names the broker writes, plus any other the trail holds (an older
+    // or newer broker's), plus the one asked for.
+    let mut events: Vec<String> = crate::audit::EVENT_NAMES
         .iter()
-        .filter_map(|k| q.get(*k).map(|v| (k.to_string(), v.trim().to_string())))
+        .map(|e| e.to_string())
+        .chain(state.audit.distinct_events().await)
+        .chain(filter.event.clone())
         .collect();
-    let (chain, chain_broken) = chain_line(&state);
+    events.sort();
+    events.dedup();
+    let form = typed(&q);
+    let (chain, chain_broken) = chain_line(&state).await;
     let export = |ext: &str| {
         if qs.is_empty() {
             format!("{LIST}.{ext}")
@@ -322,13 +480,14 @@ async fn audit_get(
         chain_broken,
         form,
         events,
-        rows: records.iter().map(Row::new).collect(),
+        rows: records.iter().map(|r| Row::new(&state, r)).collect(),
         filtered: !filter.is_empty(),
         older,
         newest: before.map(|_| list_url(&qs, "")),
         jsonl: export("jsonl"),
         csv: export("csv"),
         chart: Chart::new(&buckets),
+        error: None,
     };
     Ok(no_store(page.into_response()))
 }

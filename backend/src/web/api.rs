@@ -180,7 +180,7 @@ async fn credentials_get(
     if may_renew && now + chrono::Duration::seconds(60) >= cur.expiration {
         let role = data.allowed_role(&cur.role_arn).cloned();
         let refreshed = match role {
-            Some(r) => ctx.issue(&mut data, &r, "refresh").await,
+            Some(r) => ctx.renew(&mut data, &r).await,
             None => Err(IssueError::NeedsSignIn),
         };
         match refreshed {

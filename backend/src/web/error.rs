@@ -65,23 +65,100 @@ impl PageError {
     }
 }
 
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        let page = ErrorPage {
-            nav: super::nav::Nav::signed_out(),
+/// What an error page says, kept on the response so that [`with_session_nav`]
+/// can draw it again with the signed-in header.
+#[derive(Debug, Clone)]
+pub struct ErrorPageParts {
+    title: &'static str,
+    message: String,
+    request_id: String,
+    retry: bool,
+}
+
+impl ErrorPageParts {
+    fn render(&self, nav: super::nav::Nav) -> Response {
+        ErrorPage {
+            nav,
             title: self.title,
             message: &self.message,
             request_id: &self.request_id,
             retry: self.retry,
+        }
+        .into_response()
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let parts = ErrorPageParts {
+            title: self.title,
+            message: self.message,
+            request_id: self.request_id,
+            retry: self.retry,
         };
-        let mut resp = page.into_response();
+        // Drawn signed out here; `with_session_nav` redraws it for a signed-in person.
+        let mut resp = parts.render(super::nav::Nav::signed_out());
         *resp.status_mut() = self.status;
         resp.headers_mut().insert(
             axum::http::header::CACHE_CONTROL,
             axum::http::HeaderValue::from_static("no-store"),
         );
+        resp.extensions_mut().insert(parts);
         resp
     }
+}
+
+/// Middleware (inside the session layer): an error page answered to someone
+/// who is signed in gets the signed-in header (Account, Web app, Audit trail,
+/// Sign out), whichever handler produced it.
+pub async fn with_session_nav(
+    axum::extract::State(state): axum::extract::State<super::AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let session = req.extensions().get::<tower_sessions::Session>().cloned();
+    let resp = next.run(req).await;
+    let Some(parts) = resp.extensions().get::<ErrorPageParts>().cloned() else {
+        return resp;
+    };
+    let Some(session) = session else {
+        return resp;
+    };
+    let Some(data) = super::app::current(&state, &session).await else {
+        return resp;
+    };
+    let nav = super::nav::Nav::for_session(&data, super::nav::Here::Other);
+    let (head, _) = resp.into_parts();
+    let (_, body) = parts.render(nav).into_parts();
+    let mut resp = Response::from_parts(head, body);
+    resp.headers_mut()
+        .remove(axum::http::header::CONTENT_LENGTH);
+    resp
+}
+
+/// Any path no route answers: a JSON error under `/api/`, otherwise the
+/// broker's error page with its header.
+pub async fn not_found(
+    axum::extract::Extension(rid): axum::extract::Extension<super::RequestId>,
+    uri: axum::http::Uri,
+) -> Response {
+    if uri.path() == "/api" || uri.path().starts_with("/api/") {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "There is no such API route.",
+            &rid.0,
+        )
+        .into_response();
+    }
+    let mut p = PageError::new(
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is no page at this address. Check the link, or start again from the home page.",
+        &rid.0,
+    );
+    p.retry = false;
+    p.into_response()
 }
 
 /// An error answered to the SPA as JSON: `{"error": code, "message": words, "request_id": id}`.

@@ -55,12 +55,34 @@ impl Ctx<'_> {
         e
     }
 
-    /// Exchange the session's assertion for credentials for `role`.
+    /// A role chosen (automatically, on the picker, through the API):
+    /// exchange the session's assertion for credentials for `role`, audited
+    /// as `role.selected` then `credentials.issued`.
     pub async fn issue(
         &self,
         data: &mut SessionData,
         role: &AllowedRole,
         via: &'static str,
+    ) -> Result<(), IssueError> {
+        self.exchange(data, role, Some(via)).await
+    }
+
+    /// A background renewal for the role already in use: the same exchange,
+    /// audited as one `credentials.renewed` event (no new choice was made).
+    pub async fn renew(
+        &self,
+        data: &mut SessionData,
+        role: &AllowedRole,
+    ) -> Result<(), IssueError> {
+        self.exchange(data, role, None).await
+    }
+
+    /// `via`: how the role was chosen, or None for a renewal.
+    async fn exchange(
+        &self,
+        data: &mut SessionData,
+        role: &AllowedRole,
+        via: Option<&'static str>,
     ) -> Result<(), IssueError> {
         let state = self.state;
         let now = state.clock.now();
@@ -83,8 +105,27 @@ impl Ctx<'_> {
             session_policy: role.session_policy.clone(),
         };
         let role_arn = role.grant.role.as_str().to_string();
+        let previous_key = data
+            .current
+            .as_ref()
+            .filter(|c| c.role_arn == role_arn)
+            .map(|c| c.access_key_id.clone());
+        if let Some(via) = via {
+            self.record_selected(data, role, via).await?;
+        }
+        self.exchange_and_record(data, req, role_arn, via, previous_key)
+            .await
+    }
+
+    async fn record_selected(
+        &self,
+        data: &SessionData,
+        role: &AllowedRole,
+        via: &'static str,
+    ) -> Result<(), IssueError> {
+        let state = self.state;
         let mut selected = self.event("role.selected", Outcome::Success, data);
-        selected.role_arn = Some(role_arn.clone());
+        selected.role_arn = Some(role.grant.role.as_str().to_string());
         let selected = selected
             .detail("via", via)
             .detail("rule", role.rule.clone())
@@ -98,6 +139,18 @@ impl Ctx<'_> {
                     .map(str::to_string),
             );
         state.audit.record(selected).await?;
+        Ok(())
+    }
+
+    async fn exchange_and_record(
+        &self,
+        data: &mut SessionData,
+        req: ExchangeRequest,
+        role_arn: String,
+        via: Option<&'static str>,
+        previous_key: Option<String>,
+    ) -> Result<(), IssueError> {
+        let state = self.state;
         let issued = match state.exchange.exchange(&req).await {
             Ok(i) => i,
             Err(e) => {
@@ -113,7 +166,8 @@ impl Ctx<'_> {
                     .record(
                         failed
                             .detail("code", e.code())
-                            .detail("mode", state.exchange.mode()),
+                            .detail("mode", state.exchange.mode())
+                            .detail("renewal", via.is_none()),
                     )
                     .await?;
                 return Err(IssueError::Exchange(e));
@@ -125,9 +179,19 @@ impl Ctx<'_> {
             .cipher
             .seal(&creds_json, AAD_CREDENTIALS)
             .map_err(|e| IssueError::Internal(e.to_string()))?;
-        let mut ev = self.event("credentials.issued", Outcome::Success, data);
+        let name = if via.is_some() {
+            "credentials.issued"
+        } else {
+            "credentials.renewed"
+        };
+        let mut ev = self.event(name, Outcome::Success, data);
         ev.role_arn = Some(role_arn.clone());
         ev.access_key_id = Some(issued.credentials.access_key_id.clone());
+        let ev = if via.is_none() {
+            ev.detail("previous_access_key_id", previous_key)
+        } else {
+            ev
+        };
         let ev = ev
             .detail("principal_arn", issued.principal_arn.clone())
             .detail("expiration", issued.credentials.expiration.to_rfc3339())

@@ -14,6 +14,7 @@ pub mod nav;
 pub mod ratelimit;
 mod saml;
 pub mod session;
+pub mod text;
 
 use crate::audit::Audit;
 use crate::clock::Clock;
@@ -152,13 +153,19 @@ pub fn build_router(state: AppState) -> Router {
     let limiter = ratelimit::RateLimiter::new(cfg.limits.requests_per_minute);
     // Layers run outside-in in the reverse order they are added. A request
     // meets: request id -> security headers -> client address -> rate limit
-    // (ACS and /api only) -> sessions (not on health routes) -> the route.
+    // (ACS and /api only) -> sessions (not on health routes) -> the error
+    // pages' header (signed in or out) -> the route, or the 404 fallback.
     Router::new()
         .merge(saml::router())
         .merge(app::router())
         .merge(api::router())
         .merge(assets::router())
         .merge(admin::router())
+        .fallback(error::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            error::with_session_nav,
+        ))
         .with_state(state.clone())
         .layer(sessions)
         .merge(health::router().with_state(state))

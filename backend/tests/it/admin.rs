@@ -282,15 +282,41 @@ async fn admins_see_sign_ins_and_issued_credentials() {
         "role.selected",
         "credentials.issued",
         ADMIN,
-        "arn:aws:iam::111111111111:role/Dev",
     ] {
         assert!(html.contains(want), "{want} on the page");
     }
-    let summary = app.state.audit.chain_status().summary();
+    // The role: its name and account in the table, the ARN (breaking only
+    // after : and /) in a details element.
     assert!(
-        unescape(&html).contains(&summary),
-        "chain status line: {summary}"
+        html.contains("<span class=\"role-name\">Dev</span> <span class=\"muted\">in 111111111111</span><details>"),
+        "{html}"
     );
+    assert!(html.contains(
+        "<code class=\"arn\">arn:<wbr>aws:<wbr>iam:<wbr>:<wbr>111111111111:<wbr>role/<wbr>Dev</code>"
+    ));
+    // The last check: what it covered, when (UTC), and what arrived since
+    // (this view's own event).
+    let summary = app.state.audit.chain_status().summary();
+    let html_text = unescape(&html);
+    assert!(html_text.contains(&summary), "chain status line: {summary}");
+    let verified = app.state.audit.chain_status().events().unwrap();
+    assert!(
+        summary.starts_with("Chain intact at the last check (")
+            && summary.contains(" UTC, ")
+            && summary.ends_with(&format!("): {verified} events verified.")),
+        "{summary}"
+    );
+    assert!(
+        html_text.contains(&format!(
+            "{summary} 1 event written since, not yet checked."
+        )),
+        "{html_text}"
+    );
+    app.state.audit.verify().await.unwrap();
+    let (_, html) = get(&app, &c, "/admin/audit").await;
+    assert!(unescape(&html).contains("1 event written since"));
+    let (_, html) = get(&app, &c, "/admin/audit").await;
+    assert!(unescape(&html).contains("2 events written since"));
     // The chart: inline SVG with an accessible title and a text legend; the
     // CSP allows no inline script or style, so the page has none.
     assert!(html.contains("<svg class=\"chart\"") && html.contains("<title id=\"chart-title\">"));
@@ -305,8 +331,26 @@ async fn admins_see_sign_ins_and_issued_credentials() {
     // Newest first: this view's own event heads the list.
     let s = seqs(&html);
     assert!(s.windows(2).all(|w| w[0] > w[1]), "{s:?}");
-    assert_eq!(count(&app, "admin.audit_viewed").await, 1);
+    assert_eq!(count(&app, "admin.audit_viewed").await, 3);
     assert_eq!(link(&html, "older"), None);
+}
+
+#[tokio::test]
+async fn the_event_filter_offers_every_event_the_broker_writes() {
+    let (app, c) = admin_app().await;
+    // A fresh trail holds no renewal yet; the filter still offers it, once.
+    assert_eq!(count(&app, "credentials.renewed").await, 0);
+    let (_, html) = get(&app, &c, "/admin/audit").await;
+    for name in saml_broker::audit::EVENT_NAMES {
+        assert_eq!(
+            html.matches(&format!("<option value=\"{name}\"")).count(),
+            1,
+            "{name} offered once"
+        );
+    }
+    let (status, html) = get(&app, &c, "/admin/audit?event=credentials.renewed").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<option value=\"credentials.renewed\" selected>"));
 }
 
 #[tokio::test]
@@ -763,6 +807,90 @@ async fn bad_filter_values_are_refused_with_400() {
         before,
         "nothing shown, nothing recorded"
     );
+    // The page comes back with the form as typed and the error next to the field.
+    let (status, html) = get(
+        &app,
+        &c,
+        "/admin/audit?since=yesterday&subject=carol%40example.com&outcome=failure",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(html.contains("<h1>Audit trail</h1>"), "{html}");
+    assert!(html.contains(
+        "id=\"f-since\" name=\"since\" aria-invalid=\"true\" aria-describedby=\"f-since-error\" value=\"yesterday\""
+    ));
+    let text = unescape(&html);
+    assert!(
+        text.contains(
+            "<p class=\"field-error\" id=\"f-since-error\">since: \"yesterday\" is not a date"
+        ),
+        "{text}"
+    );
+    assert!(html.contains("value=\"carol@example.com\""));
+    assert!(html.contains("<option value=\"failure\" selected>"));
+    assert!(html.contains("id=\"filter-error\""));
+    assert!(
+        !html.contains("aria-invalid=\"true\" aria-describedby=\"f-subject-error\""),
+        "only the bad field is marked"
+    );
+    assert!(
+        seqs(&html).is_empty() && !html.contains("<svg"),
+        "no events shown"
+    );
+    let (status, html) = get(&app, &c, "/admin/audit?before=abc&subject=x").await;
+    assert_eq!(status, 400);
+    assert!(html.contains("before: expected an event number") && html.contains("value=\"x\""));
+    assert_eq!(count(&app, "admin.audit_viewed").await, before);
+}
+
+#[tokio::test]
+async fn the_chart_fits_its_range_to_the_events_and_says_what_it_is() {
+    let (app, c) = admin_app().await;
+    let at = |subject: &'static str, time: &'static str| {
+        Seed::new("login.succeeded", Outcome::Success, time, subject)
+    };
+    // Two events ten minutes apart: at least an hour, from the start of the hour.
+    seed(&app, at("close@example.com", "2026-12-01T12:10:00Z")).await;
+    seed(&app, at("close@example.com", "2026-12-01T12:20:00Z")).await;
+    let (_, html) = get(&app, &c, "/admin/audit?subject=close%40example.com").await;
+    assert!(
+        unescape(&html)
+            .contains("id=\"chart-range\" class=\"chart-range\">12:00–13:00 UTC, 1 Dec 2026<"),
+        "{html}"
+    );
+    // Spread over a day: first to last event, the outer bars hold them.
+    for t in [
+        "2026-12-01T10:00:00Z",
+        "2026-12-01T14:00:00Z",
+        "2026-12-01T18:00:00Z",
+    ] {
+        seed(&app, at("spread@example.com", t)).await;
+    }
+    let (_, html) = get(&app, &c, "/admin/audit?subject=spread%40example.com").await;
+    let text = unescape(&html);
+    assert!(text.contains(">10:00–18:00 UTC, 1 Dec 2026<"), "{text}");
+    assert!(
+        text.contains("<title>12-01 10:00 to 12-01 10:20 UTC: 1 succeeded, 0 refused</title>"),
+        "{text}"
+    );
+    assert_eq!(text.matches(": 1 succeeded").count(), 3, "{text}");
+    // The whole trail of a fresh install (everything within seconds): an
+    // hour, not 30 days.
+    let (_, html) = get(&app, &c, "/admin/audit?since=2026-12-02").await;
+    assert!(!html.contains("chart-range\">30"), "{html}");
+    let (_, html) = get(&app, &c, "/admin/audit?subject=root%40example.com").await;
+    let range = unescape(&html);
+    let range = range
+        .split("id=\"chart-range\" class=\"chart-range\">")
+        .nth(1)
+        .unwrap();
+    let range = &range[..range.find('<').unwrap()];
+    let (from, to) = range.split_once(" UTC").unwrap().0.split_once('–').unwrap();
+    let minutes = |s: &str| {
+        let (h, m) = s.split_once(':').unwrap();
+        h.parse::<i32>().unwrap() * 60 + m.parse::<i32>().unwrap()
+    };
+    assert_eq!(minutes(to) - minutes(from), 60, "{range}");
 }
 
 #[tokio::test]

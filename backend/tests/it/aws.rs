@@ -615,3 +615,95 @@ async fn aws_errors_become_words_a_person_understands() {
         assert!(!err.user_message().contains(code), "the person does not");
     }
 }
+
+/// The events named `name`, in order: (role_arn, access_key_id, detail).
+async fn events_named(
+    app: &TestApp,
+    name: &str,
+) -> Vec<(Option<String>, Option<String>, serde_json::Value)> {
+    let rows: Vec<(Option<String>, Option<String>, String)> = sqlx::query_as(
+        "SELECT role_arn, access_key_id, detail FROM audit_events WHERE event = ? ORDER BY seq",
+    )
+    .bind(name)
+    .fetch_all(app.state.audit.sql_pool().unwrap())
+    .await
+    .unwrap();
+    rows.into_iter()
+        .map(|(r, k, d)| (r, k, serde_json::from_str(&d).unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_background_renewal_is_one_credentials_renewed_event_and_a_choice_stays_two() {
+    let clock = std::sync::Arc::new(saml_broker::clock::FixedClock::new(chrono::Utc::now()));
+    // Cognito mode: moto's 90-second credentials, so a renewal comes due
+    // while the assertion can still be exchanged.
+    let app = TestApp::spawn(AppOptions {
+        clock: Some(clock.clone()),
+        ..Default::default()
+    })
+    .await;
+    let c = client();
+    assert_eq!(
+        app.sign_in(&c, "alice@example.com", &[DEV, RO])
+            .await
+            .status(),
+        303
+    );
+    let (_, session) = app.get_json(&c, "/api/session").await;
+    let csrf = session["csrf_token"].as_str().unwrap().to_string();
+    let creds = |c: &reqwest::Client| {
+        let req = c
+            .get(format!("{}/api/credentials", app.base))
+            .header("x-csrf-token", &csrf);
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    // An explicit choice through the API: role.selected + credentials.issued.
+    let r = c
+        .post(format!("{}/api/role", app.base))
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({"role_arn": "arn:aws:iam::111111111111:role/Dev"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let expiry = |v: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(v["Expiration"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let mut held = creds(&c).await;
+    let mut keys = vec![held["AccessKeyId"].as_str().unwrap().to_string()];
+    // Two background renewals: the web app's refresh close to expiry.
+    for _ in 0..2 {
+        clock.set(expiry(&held) - chrono::Duration::seconds(30));
+        held = creds(&c).await;
+        assert_eq!(held["RoleArn"], "arn:aws:iam::111111111111:role/Dev");
+        keys.push(held["AccessKeyId"].as_str().unwrap().to_string());
+    }
+    assert_ne!(keys[0], keys[1], "new credentials each time");
+    let count = |n: &'static str| {
+        let app = &app;
+        async move { events_named(app, n).await.len() }
+    };
+    assert_eq!(count("role.selected").await, 1, "only the explicit choice");
+    assert_eq!(count("credentials.issued").await, 1);
+    assert_eq!(count("credentials.renewed").await, 2);
+    let renewed = events_named(&app, "credentials.renewed").await;
+    for (i, (role, key, detail)) in renewed.iter().enumerate() {
+        assert_eq!(role.as_deref(), Some("arn:aws:iam::111111111111:role/Dev"));
+        assert_eq!(key.as_deref(), Some(keys[i + 1].as_str()));
+        assert_eq!(
+            detail["previous_access_key_id"],
+            keys[i].as_str(),
+            "{detail}"
+        );
+        for k in ["principal_arn", "expiration", "duration_seconds", "mode"] {
+            assert!(!detail[k].is_null(), "{k} in {detail}");
+        }
+    }
+}

@@ -22,6 +22,8 @@ struct Check<'a> {
     screenshot: Option<&'a Path>,
     /// The page answers with an error status on purpose (e.g. 403).
     error_status: bool,
+    /// A phone's viewport width: the page must fit it (see check-page.mjs).
+    width: Option<u32>,
 }
 
 fn check_page(c: &Check<'_>) -> std::process::Output {
@@ -41,6 +43,9 @@ fn check_page(c: &Check<'_>) -> std::process::Output {
     }
     if c.error_status {
         cmd.arg("--allow-http-error");
+    }
+    if let Some(w) = c.width {
+        cmd.args(["--width", &w.to_string()]);
     }
     cmd.output().expect("node runs")
 }
@@ -90,6 +95,7 @@ async fn the_audit_page_in_chromium_shows_the_events() {
         ],
         screenshot: Some(&shot),
         error_status: false,
+        width: None,
     });
     assert_ok(&out);
     assert!(
@@ -107,8 +113,61 @@ async fn the_audit_page_in_chromium_shows_the_events() {
         expect: &["admin group"],
         screenshot: None,
         error_status: true,
+        width: None,
     });
     assert_ok(&out);
+}
+
+/// At a phone's width (390 px) the audit page fits the screen: each event is
+/// a small card, the role shows as name and account, and the ARN, in a
+/// details element, wraps only after `:` and `/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_page_fits_a_phone() {
+    let app = TestApp::spawn(AppOptions::default()).await;
+    let r = app
+        .sign_in(&client(), "alice@example.com", &[ROLE_DEV])
+        .await;
+    assert_eq!(r.status(), 303);
+    let mut e = saml_broker::audit::AuditEvent::new(
+        "role.selected",
+        saml_broker::audit::Outcome::Failure,
+        chrono::Utc::now(),
+    );
+    e.subject = Some("someone.with.a.long.name@subsidiary.example.com".into());
+    e.role_arn = Some(
+        "arn:aws:iam::123456789012:role/engineering/platform/BrokerPlatformAdministratorsWithALongName"
+            .into(),
+    );
+    e.reason = Some("role not in the allowed set: the policy's deny list names arn:aws:iam::123456789012:role/engineering/platform/BrokerPlatformAdministratorsWithALongName".into());
+    e.source_ip = Some("2001:db8:85a3::8a2e:370:7334".into());
+    app.state.audit.record(e).await.unwrap();
+    let admin = client();
+    let r = app
+        .sign_in_with_groups(
+            &admin,
+            "admin@example.com",
+            &[ROLE_DEV],
+            &["AWS-Broker-Admins"],
+        )
+        .await;
+    let shot = app.dir.0.join("admin-audit-phone.png");
+    let out = check_page(&Check {
+        url: format!("{}/admin/audit", app.base),
+        cookie: session_cookie(&r),
+        expect: &[
+            "BrokerPlatformAdministratorsWithALongName",
+            "Dev",
+            "login.succeeded",
+        ],
+        screenshot: Some(&shot),
+        error_status: false,
+        width: Some(390),
+    });
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    assert_ok(&out);
+    if let Ok(dest) = std::env::var("SCREENSHOT_DIR") {
+        std::fs::copy(&shot, Path::new(&dest).join("admin-audit-phone.png")).unwrap();
+    }
 }
 
 /// The whole person-facing flow in Chromium; see tests/browser/e2e.mjs.

@@ -233,15 +233,116 @@ async fn admin_group_marks_the_session_admin() {
 }
 
 #[tokio::test]
-async fn dev_idp_refuses_a_wrong_password() {
-    let (_app, idp_base) = app_with_dev_idp().await;
-    let r = client()
+async fn dev_idp_refuses_a_wrong_password_and_keeps_the_pending_sign_in() {
+    let (app, idp_base) = app_with_dev_idp().await;
+    let c = client();
+    let r = c
+        .get(format!("{}/saml/login?return_to=/", app.base))
+        .send()
+        .await
+        .unwrap();
+    let to_idp = r.headers()["location"].to_str().unwrap().to_string();
+    let form = c.get(&to_idp).send().await.unwrap().text().await.unwrap();
+    let request_id = form_value(&form, "request_id").unwrap();
+    let relay = form_value(&form, "relay_state").unwrap();
+    let r = c
         .post(format!("{idp_base}/sso"))
-        .form(&[("username", "bob"), ("password", "alice")])
+        .form(&[
+            ("username", "bob"),
+            ("password", "alice"),
+            ("request_id", &request_id),
+            ("relay_state", &relay),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    // The form again, with the message, the name typed and the pending sign-in.
+    let again = r.text().await.unwrap();
+    assert!(
+        again.contains("id=\"login-error\"") && again.contains("wrong password"),
+        "{again}"
+    );
+    assert!(again.contains("<form method=\"post\" action=\"/sso\">"));
+    assert_eq!(form_value(&again, "username").as_deref(), Some("bob"));
+    assert_eq!(form_value(&again, "request_id").unwrap(), request_id);
+    assert_eq!(form_value(&again, "relay_state").unwrap(), relay);
+    // The right password now completes the same sign-in.
+    let posted = c
+        .post(format!("{idp_base}/sso"))
+        .form(&[
+            ("username", "bob"),
+            ("password", "bob"),
+            ("request_id", &form_value(&again, "request_id").unwrap()),
+            ("relay_state", &form_value(&again, "relay_state").unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let saml = form_value(&posted, "SAMLResponse").unwrap();
+    let r = app.post_acs(&c, &saml, Some(&relay)).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    assert_eq!(r.headers()["location"], "/choose-role");
+}
+
+#[tokio::test]
+async fn unknown_paths_get_a_404_page_or_json_and_error_pages_know_who_is_signed_in() {
+    let app = TestApp::spawn(AppOptions::default()).await;
+    let c = client();
+    let r = c
+        .get(format!("{}/no/such/page", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<h1>Page not found</h1>"), "{html}");
+    assert!(html.contains("class=\"bar\"") && html.contains("id=\"nav-sign-in\""));
+    assert!(html.contains("id=\"request-id\""));
+    let r = c
+        .get(format!("{}/api/nothing", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "not_found", "{body}");
+    assert!(body["request_id"].as_str().is_some_and(|s| !s.is_empty()));
+    // Signed in: the 404 page, and any other error page, has the signed-in header.
+    assert_eq!(
+        app.sign_in(&c, "alice@example.com", &[ROLE_DEV])
+            .await
+            .status(),
+        303
+    );
+    let html = c
+        .get(format!("{}/nowhere", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("id=\"sign-out\"") && html.contains("id=\"nav-account\""),
+        "{html}"
+    );
+    assert!(!html.contains("id=\"nav-sign-in\""));
+    let r = c
+        .get(format!("{}/admin/audit", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("admin group") && html.contains("id=\"sign-out\""));
 }
 
 #[tokio::test]

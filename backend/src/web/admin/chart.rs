@@ -34,6 +34,36 @@ pub struct Chart {
     pub failure: u64,
     /// One sentence for screen readers (the SVG's `<desc>`).
     pub summary: String,
+    /// The range covered, in words: `12:00–13:00 UTC, 1 Dec 2026`.
+    pub range: String,
+}
+
+/// `12:00–13:00 UTC, 1 Dec 2026`, or across days
+/// `30 Nov 2026 22:00 – 1 Dec 2026 01:00 UTC`. Minutes, to the nearest.
+pub fn range_words(start: &DateTime<Utc>, end: &DateTime<Utc>) -> String {
+    use chrono::{DurationRound, TimeDelta};
+    let minute = |t: &DateTime<Utc>| t.duration_round(TimeDelta::minutes(1)).unwrap_or(*t);
+    let (s, e) = (minute(start), minute(end));
+    if s.date_naive() == e.date_naive()
+        || e == s.duration_trunc(TimeDelta::days(1)).unwrap_or(s) + TimeDelta::days(1)
+    {
+        let end_clock = if e.date_naive() == s.date_naive() {
+            e.format("%H:%M").to_string()
+        } else {
+            "24:00".into()
+        };
+        format!(
+            "{}–{end_clock} UTC, {}",
+            s.format("%H:%M"),
+            s.format("%-d %b %Y")
+        )
+    } else {
+        format!(
+            "{} – {} UTC",
+            s.format("%-d %b %Y %H:%M"),
+            e.format("%-d %b %Y %H:%M")
+        )
+    }
 }
 
 /// One bucket: a success bar with the failure bar stacked on it.
@@ -191,6 +221,7 @@ impl Chart {
             buckets.len(),
         );
         Some(Self {
+            range: range_words(&first.start, &last.end),
             width: WIDTH,
             height: HEIGHT,
             x0,
@@ -260,6 +291,22 @@ mod tests {
             c.summary
         );
         assert!(Chart::new(&[]).is_none());
+    }
+
+    #[test]
+    fn ranges_in_words() {
+        assert_eq!(
+            range_words(&t("2026-12-01T12:00:00Z"), &t("2026-12-01T13:00:00Z")),
+            "12:00–13:00 UTC, 1 Dec 2026"
+        );
+        assert_eq!(
+            range_words(&t("2026-12-01T00:00:00Z"), &t("2026-12-02T00:00:00Z")),
+            "00:00–24:00 UTC, 1 Dec 2026"
+        );
+        assert_eq!(
+            range_words(&t("2026-11-30T22:00:00Z"), &t("2026-12-01T01:00:00.001Z")),
+            "30 Nov 2026 22:00 – 1 Dec 2026 01:00 UTC"
+        );
     }
 
     #[test]

@@ -105,7 +105,7 @@ pub(super) async fn audit_event_get(
         .into());
     };
     let detail = serde_json::to_string_pretty(&r.event.detail).unwrap_or_else(|_| "{}".into());
-    let (chain, chain_broken) = chain_line(&state);
+    let (chain, chain_broken) = chain_line(&state).await;
     let page = EventPage {
         nav: crate::web::nav::Nav::for_session(&data, crate::web::nav::Here::Audit),
         seq: r.seq,
