@@ -49,7 +49,7 @@ fn in_scope_at<'a>(el: &'a Element, target: &Element, scope: &mut Vec<(&'a str, 
     }
     let mark = scope.len();
     for (p, u) in &el.ns_decls {
-        scope.push((p.as_str(), u.as_str()));
+        scope.push((p.as_str(), &**u));
     }
     for child in el.elements() {
         if in_scope_at(child, target, scope) {
@@ -82,7 +82,7 @@ impl<'a> Canon<'a> {
         let scope_mark = self.scope.len();
         let rendered_mark = self.rendered.len();
         for (p, u) in &el.ns_decls {
-            self.scope.push((p.as_str(), u.as_str()));
+            self.scope.push((p.as_str(), &**u));
         }
 
         // Prefixes this element needs declared: visibly utilized ones, plus

@@ -88,10 +88,13 @@ pub enum XmlError {
     Empty,
 }
 
+/// A namespace name, shared by every element and attribute in its scope.
+pub type NsName = std::sync::Arc<str>;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attr {
     pub prefix: Option<String>,
-    pub ns: Option<String>,
+    pub ns: Option<NsName>,
     pub name: String,
     pub value: String,
 }
@@ -105,13 +108,13 @@ pub enum Node {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Element {
     pub prefix: Option<String>,
-    pub ns: Option<String>,
+    pub ns: Option<NsName>,
     pub name: String,
     /// Attributes other than namespace declarations, in document order.
     pub attrs: Vec<Attr>,
     /// Namespace declarations made on this element: (prefix, URI), with ""
     /// for the default namespace. `xmlns=""` is recorded as ("", "").
-    pub ns_decls: Vec<(String, String)>,
+    pub ns_decls: Vec<(String, NsName)>,
     pub children: Vec<Node>,
     /// True when a comment appeared directly inside this element.
     pub had_comment: bool,
@@ -119,7 +122,7 @@ pub struct Element {
 
 impl Element {
     pub fn is(&self, ns: &str, name: &str) -> bool {
-        self.ns.as_deref() == Some(ns) && self.name == name
+        self.name == name && self.ns.as_deref() == Some(ns)
     }
 
     /// An attribute without a namespace (SAML's own attributes are unqualified).
@@ -233,7 +236,7 @@ struct Parser<'a> {
     limits: Limits,
     elements: usize,
     /// Namespace declarations of the open elements, innermost last.
-    scopes: Vec<Vec<(String, String)>>,
+    scopes: Vec<Vec<(String, NsName)>>,
 }
 
 fn is_ws(b: u8) -> bool {
@@ -432,33 +435,50 @@ impl<'a> Parser<'a> {
     }
 
     fn name_str(&mut self) -> Result<String, XmlError> {
+        Ok(self.name_slice()?.to_string())
+    }
+
+    fn name_slice(&mut self) -> Result<&'a str, XmlError> {
         let start = self.pos;
-        match self.next_char() {
-            Some(c) if is_name_start(c) => {}
-            _ => {
-                self.pos = start;
-                return Err(self.err("expected a name"));
-            }
+        // ASCII fast path; anything else goes through the full NameChar rules.
+        match self.peek() {
+            Some(b) if b.is_ascii_alphabetic() || b == b'_' || b == b':' => self.pos += 1,
+            Some(b) if b >= 0x80 => match self.next_char() {
+                Some(c) if is_name_start(c) => {}
+                _ => {
+                    self.pos = start;
+                    return Err(self.err("expected a name"));
+                }
+            },
+            _ => return Err(self.err("expected a name")),
         }
         loop {
-            let here = self.pos;
-            match self.next_char() {
-                Some(c) if is_name_char(c) => {}
-                _ => {
-                    self.pos = here;
-                    break;
+            match self.peek() {
+                Some(b) if b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'-' | b'.') => {
+                    self.pos += 1
                 }
+                Some(b) if b >= 0x80 => {
+                    let here = self.pos;
+                    match self.next_char() {
+                        Some(c) if is_name_char(c) => {}
+                        _ => {
+                            self.pos = here;
+                            break;
+                        }
+                    }
+                }
+                _ => break,
             }
             if self.pos - start > self.limits.max_name_len {
                 return Err(XmlError::TooLarge("name length"));
             }
         }
-        Ok(self.src[start..self.pos].to_string())
+        Ok(&self.src[start..self.pos])
     }
 
     /// A QName: `local` or `prefix:local`, both NCNames.
     fn qname(&mut self) -> Result<(Option<String>, String), XmlError> {
-        let name = self.name_str()?;
+        let name = self.name_slice()?;
         let mut parts = name.split(':');
         match (parts.next(), parts.next(), parts.next()) {
             (Some(l), None, None) if !l.is_empty() => Ok((None, l.to_string())),
@@ -554,16 +574,13 @@ impl<'a> Parser<'a> {
         Ok(out)
     }
 
-    fn lookup(&self, prefix: &str) -> Option<&str> {
-        if prefix == "xml" {
-            return Some(NS_XML);
-        }
+    fn lookup(&self, prefix: &str) -> Option<NsName> {
         for scope in self.scopes.iter().rev() {
             if let Some((_, uri)) = scope.iter().find(|(p, _)| p == prefix) {
-                return Some(uri.as_str());
+                return Some(uri.clone());
             }
         }
-        None
+        (prefix == "xml").then(|| NsName::from(NS_XML))
     }
 
     fn element(&mut self, depth: usize) -> Result<Element, XmlError> {
@@ -577,7 +594,7 @@ impl<'a> Parser<'a> {
         self.pos += 1; // '<'
         let (prefix, local) = self.qname()?;
         let mut raw: Vec<RawAttr> = Vec::new();
-        let mut decls: Vec<(String, String)> = Vec::new();
+        let mut decls: Vec<(String, NsName)> = Vec::new();
         let empty;
         loop {
             let had_ws = self.skip_ws();
@@ -606,10 +623,10 @@ impl<'a> Parser<'a> {
             match (&qn.0, qn.1.as_str()) {
                 (None, "xmlns") => {
                     if value.is_empty() {
-                        decls.push((String::new(), String::new()));
+                        decls.push((String::new(), NsName::from("")));
                     } else {
                         self.check_ns_uri("", &value)?;
-                        decls.push((String::new(), value));
+                        decls.push((String::new(), NsName::from(value)));
                     }
                     if decls.iter().filter(|(p, _)| p.is_empty()).count() > 1 {
                         return Err(self.err("duplicate attribute"));
@@ -631,7 +648,7 @@ impl<'a> Parser<'a> {
                     if decls.iter().any(|(q, _)| q == name) {
                         return Err(self.err("duplicate attribute"));
                     }
-                    decls.push((name.to_string(), value));
+                    decls.push((name.to_string(), NsName::from(value)));
                 }
                 _ => {
                     if raw.iter().any(|a| a.qname == qn) {
@@ -651,13 +668,9 @@ impl<'a> Parser<'a> {
         let ns = match &prefix {
             Some(p) => Some(
                 self.lookup(p)
-                    .ok_or_else(|| XmlError::UnknownPrefix(p.clone()))?
-                    .to_string(),
+                    .ok_or_else(|| XmlError::UnknownPrefix(p.clone()))?,
             ),
-            None => self
-                .lookup("")
-                .filter(|u| !u.is_empty())
-                .map(str::to_string),
+            None => self.lookup("").filter(|u| !u.is_empty()),
         };
         let mut attrs = Vec::with_capacity(raw.len());
         for a in raw {
@@ -665,8 +678,7 @@ impl<'a> Parser<'a> {
             let ans = match &aprefix {
                 Some(p) => Some(
                     self.lookup(p)
-                        .ok_or_else(|| XmlError::UnknownPrefix(p.clone()))?
-                        .to_string(),
+                        .ok_or_else(|| XmlError::UnknownPrefix(p.clone()))?,
                 ),
                 None => None,
             };
@@ -753,8 +765,17 @@ impl<'a> Parser<'a> {
                     if self.starts("</") {
                         flush(el, &mut text);
                         self.pos += 2;
-                        let (p, l) = self.qname()?;
-                        if p != el.prefix || l != el.name {
+                        let end = self.name_slice()?;
+                        let matches = match &el.prefix {
+                            Some(p) => {
+                                end.len() == p.len() + 1 + el.name.len()
+                                    && end.starts_with(p.as_str())
+                                    && end.as_bytes()[p.len()] == b':'
+                                    && end.ends_with(el.name.as_str())
+                            }
+                            None => end == el.name,
+                        };
+                        if !matches {
                             return Err(self.err("end tag does not match the start tag"));
                         }
                         self.skip_ws();
