@@ -78,6 +78,8 @@ pub enum SamlError {
     Malformed(String),
     #[error("{0}")]
     Profile(String),
+    #[error("verification passed its deadline of {0:?}")]
+    Deadline(std::time::Duration),
 }
 
 impl From<DsigError> for SamlError {
@@ -122,6 +124,7 @@ impl SamlError {
             Self::Unsolicited => "unsolicited_not_allowed",
             Self::Claims(_) => "claims",
             Self::Profile(_) => "signature_profile",
+            Self::Deadline(_) => "deadline",
         }
     }
 
@@ -197,7 +200,13 @@ pub struct Verifier {
     settings: VerifySettings,
     idp: IdpMetadata,
     keys: Vec<VerifyingKey>,
+    deadline: std::time::Duration,
 }
+
+/// How long one verification may take. Every input under the size cap costs
+/// a few milliseconds at most (docs/security.md); this is the backstop,
+/// checked between the phases (parse, structure, profile, each signature).
+pub const DEFAULT_DEADLINE: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl Verifier {
     pub fn new(settings: VerifySettings, idp: IdpMetadata) -> Self {
@@ -210,7 +219,14 @@ impl Verifier {
             settings,
             idp,
             keys,
+            deadline: DEFAULT_DEADLINE,
         }
+    }
+
+    /// The same verifier with another deadline (tests).
+    pub fn with_deadline(mut self, deadline: std::time::Duration) -> Self {
+        self.deadline = deadline;
+        self
     }
 
     pub fn idp(&self) -> &IdpMetadata {
@@ -257,8 +273,18 @@ impl Verifier {
         expected_request_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<VerifiedAssertion, Refusal> {
+        let started = std::time::Instant::now();
+        let in_time = || {
+            if started.elapsed() > self.deadline {
+                Err(SamlError::Deadline(self.deadline))
+            } else {
+                Ok(())
+            }
+        };
         let response = xml::parse(xml_text).map_err(SamlError::from)?;
+        in_time()?;
         let (assertion, signatures) = structure(&response)?;
+        in_time()?;
         let outer_assertion_id = assertion.attr("ID").unwrap_or_default().to_string();
         let status = response
             .child(NS_PROTOCOL, "Status")
@@ -277,6 +303,7 @@ impl Verifier {
             .collect::<Result<Vec<_>, _>>()
             .map_err(SamlError::from)?;
         for (signed, p) in &profiled {
+            in_time()?;
             p.verify(&response, signed, &self.keys)
                 .map_err(SamlError::from)?;
         }
