@@ -172,6 +172,17 @@ pub enum AwsMode {
     StsSaml,
 }
 
+impl AwsMode {
+    /// The one spelling of the mode: the value of `aws.mode`, also used in
+    /// logs and audit details.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cognito => "cognito",
+            Self::StsSaml => "sts-saml",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AwsConfig {
@@ -1040,6 +1051,16 @@ fn insert_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> 
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_mode_has_one_spelling_in_config_logs_and_audit() {
+        for m in [AwsMode::Cognito, AwsMode::StsSaml] {
+            let parsed: AwsMode = toml::Value::String(m.as_str().to_string())
+                .try_into()
+                .unwrap();
+            assert_eq!(parsed, m);
+        }
+    }
 
     const MIN: &str = r#"
 [idp]

@@ -17,4 +17,5 @@ pub mod policy;
 pub mod saml;
 pub mod startup;
 pub mod store;
+pub mod text;
 pub mod web;

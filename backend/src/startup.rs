@@ -124,7 +124,7 @@ pub async fn record_start(state: &AppState) -> anyhow::Result<()> {
     let idp = state.verifier.idp();
     let settings = state.verifier.settings();
     let event = crate::audit::AuditEvent::new(
-        "config.loaded",
+        crate::audit::names::CONFIG_LOADED,
         crate::audit::Outcome::Success,
         state.clock.now(),
     )
@@ -132,7 +132,7 @@ pub async fn record_start(state: &AppState) -> anyhow::Result<()> {
     .detail("idp_certificates", idp.fingerprints())
     .detail("sp_entity_id", settings.sp_entity_id.clone())
     .detail("acs_url", settings.acs_url.clone())
-    .detail("mode", format!("{:?}", state.config.aws.mode))
+    .detail("mode", state.config.aws.mode.as_str())
     .detail("allow_idp_initiated", settings.allow_idp_initiated)
     .detail("allow_sha1", settings.allow_sha1)
     .detail("policy_rules", state.policy.summary())

@@ -356,13 +356,13 @@ impl ChainStatus {
     }
 
     pub fn summary(&self) -> String {
-        let t = crate::web::text::utc_words;
+        let t = crate::text::utc_words;
         match self {
             Self::NotChecked => "The chain has not been checked since the broker started.".into(),
             Self::Intact { events, checked_at } => format!(
                 "Chain intact at the last check ({}): {} verified.",
                 t(checked_at),
-                crate::web::text::count(*events, "event", "events")
+                crate::text::count(*events, "event", "events")
             ),
             Self::Broken {
                 first_bad_seq,

@@ -21,20 +21,38 @@ pub use chain::{ChainStatus, VerifyReport};
 
 /// Every event name the broker writes (docs/audit.md), so the admin filter
 /// offers each one even before the trail holds it.
+/// The audit event names (docs/audit.md). Code names events through these
+/// constants, never through string literals.
+pub mod names {
+    pub const CONFIG_LOADED: &str = "config.loaded";
+    pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
+    pub const LOGIN_FAILED: &str = "login.failed";
+    pub const ROLE_SELECTED: &str = "role.selected";
+    pub const CREDENTIALS_ISSUED: &str = "credentials.issued";
+    pub const CREDENTIALS_RENEWED: &str = "credentials.renewed";
+    pub const CREDENTIALS_FAILED: &str = "credentials.failed";
+    pub const SESSION_EXPIRED: &str = "session.expired";
+    pub const LOGOUT: &str = "logout";
+    pub const ADMIN_AUDIT_VIEWED: &str = "admin.audit_viewed";
+    pub const ADMIN_AUDIT_EXPORTED: &str = "admin.audit_exported";
+    pub const ADMIN_AUDIT_DENIED: &str = "admin.audit_denied";
+    pub const AUDIT_ARCHIVED: &str = "audit.archived";
+}
+
 pub const EVENT_NAMES: &[&str] = &[
-    "config.loaded",
-    "login.succeeded",
-    "login.failed",
-    "role.selected",
-    "credentials.issued",
-    "credentials.renewed",
-    "credentials.failed",
-    "session.expired",
-    "logout",
-    "admin.audit_viewed",
-    "admin.audit_exported",
-    "admin.audit_denied",
-    "audit.archived",
+    names::CONFIG_LOADED,
+    names::LOGIN_SUCCEEDED,
+    names::LOGIN_FAILED,
+    names::ROLE_SELECTED,
+    names::CREDENTIALS_ISSUED,
+    names::CREDENTIALS_RENEWED,
+    names::CREDENTIALS_FAILED,
+    names::SESSION_EXPIRED,
+    names::LOGOUT,
+    names::ADMIN_AUDIT_VIEWED,
+    names::ADMIN_AUDIT_EXPORTED,
+    names::ADMIN_AUDIT_DENIED,
+    names::AUDIT_ARCHIVED,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

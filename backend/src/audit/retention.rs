@@ -101,12 +101,16 @@ pub async fn archive_older_than(
         last_seq: last,
         file: file.clone(),
     };
-    let event = AuditEvent::new("audit.archived", Outcome::Success, Utc::now())
-        .detail("archived", archived)
-        .detail("first_seq", first)
-        .detail("last_seq", last)
-        .detail("anchor_hash", last_hash)
-        .detail("file", file.display().to_string());
+    let event = AuditEvent::new(
+        crate::audit::names::AUDIT_ARCHIVED,
+        Outcome::Success,
+        Utc::now(),
+    )
+    .detail("archived", archived)
+    .detail("first_seq", first)
+    .detail("last_seq", last)
+    .detail("anchor_hash", last_hash)
+    .detail("file", file.display().to_string());
     audit.record(event).await?;
     Ok(Some(report))
 }

@@ -99,6 +99,6 @@ impl Exchange for CognitoExchange {
         Box::pin(self.run(req))
     }
     fn mode(&self) -> &'static str {
-        "cognito"
+        crate::config::AwsMode::Cognito.as_str()
     }
 }

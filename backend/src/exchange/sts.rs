@@ -91,6 +91,6 @@ impl Exchange for StsExchange {
         Box::pin(self.run(req))
     }
     fn mode(&self) -> &'static str {
-        "sts-saml"
+        crate::config::AwsMode::StsSaml.as_str()
     }
 }

@@ -85,7 +85,11 @@ async fn admin(ctx: &Ctx<'_>, session: &Session, path: &str) -> Result<SessionDa
     if data.is_admin && data.groups.iter().any(|g| groups.contains(g)) {
         return Ok(data);
     }
-    let mut ev = ctx.event("admin.audit_denied", Outcome::Failure, &data);
+    let mut ev = ctx.event(
+        crate::audit::names::ADMIN_AUDIT_DENIED,
+        Outcome::Failure,
+        &data,
+    );
     ev.reason = Some("not a member of any admin group".into());
     record(
         ctx,
@@ -427,7 +431,11 @@ async fn audit_get(
     };
     let qs = filter.to_query_string();
     let viewed = ctx
-        .event("admin.audit_viewed", Outcome::Success, &data)
+        .event(
+            crate::audit::names::ADMIN_AUDIT_VIEWED,
+            Outcome::Success,
+            &data,
+        )
         .detail("view", "list")
         .detail("filter", qs.clone())
         .detail("before", before);

@@ -191,7 +191,11 @@ async fn credentials_get(
                     .map_err(|e| ApiError::internal(&rid.0, e))?;
             }
             Err(IssueError::NeedsSignIn) if now >= cur.expiration => {
-                let mut ev = ctx.event("session.expired", Outcome::Failure, &data);
+                let mut ev = ctx.event(
+                    crate::audit::names::SESSION_EXPIRED,
+                    Outcome::Failure,
+                    &data,
+                );
                 ev.role_arn = Some(cur.role_arn.clone());
                 ev.access_key_id = Some(cur.access_key_id.clone());
                 ev.reason =
@@ -279,7 +283,7 @@ async fn role_post(
         client: &client,
     };
     let Some(role) = data.allowed_role(&body.role_arn).cloned() else {
-        let mut ev = ctx.event("role.selected", Outcome::Failure, &data);
+        let mut ev = ctx.event(crate::audit::names::ROLE_SELECTED, Outcome::Failure, &data);
         ev.role_arn = Some(body.role_arn.chars().take(256).collect());
         ev.reason = Some("role not in the allowed set".into());
         state

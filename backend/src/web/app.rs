@@ -201,7 +201,7 @@ async fn choose_role_post(
     };
     let wanted = f.role_arn.unwrap_or_default();
     let Some(role) = data.allowed_role(&wanted).cloned() else {
-        let mut ev = ctx.event("role.selected", Outcome::Failure, &data);
+        let mut ev = ctx.event(crate::audit::names::ROLE_SELECTED, Outcome::Failure, &data);
         ev.role_arn = Some(wanted.chars().take(256).collect());
         ev.reason = Some("role not in the allowed set".into());
         state
@@ -368,7 +368,7 @@ async fn logout_post(
         rid: &rid,
         client: &client,
     };
-    let mut event = ctx.event("logout", Outcome::Success, &data);
+    let mut event = ctx.event(crate::audit::names::LOGOUT, Outcome::Success, &data);
     event.role_arn = data.role_arn().map(str::to_string);
     event.access_key_id = data.current.as_ref().map(|c| c.access_key_id.clone());
     state

@@ -124,7 +124,7 @@ impl Ctx<'_> {
         via: &'static str,
     ) -> Result<(), IssueError> {
         let state = self.state;
-        let mut selected = self.event("role.selected", Outcome::Success, data);
+        let mut selected = self.event(crate::audit::names::ROLE_SELECTED, Outcome::Success, data);
         selected.role_arn = Some(role.grant.role.as_str().to_string());
         let selected = selected
             .detail("via", via)
@@ -155,10 +155,14 @@ impl Ctx<'_> {
             Ok(i) => i,
             Err(e) => {
                 state.metrics.inc(
-                    "broker_exchange_total",
+                    super::metric::EXCHANGE,
                     &[("outcome", "failure"), ("reason", e.code())],
                 );
-                let mut failed = self.event("credentials.failed", Outcome::Failure, data);
+                let mut failed = self.event(
+                    crate::audit::names::CREDENTIALS_FAILED,
+                    Outcome::Failure,
+                    data,
+                );
                 failed.role_arn = Some(role_arn);
                 failed.reason = Some(e.to_string());
                 state
@@ -180,9 +184,9 @@ impl Ctx<'_> {
             .seal(&creds_json, AAD_CREDENTIALS)
             .map_err(|e| IssueError::Internal(e.to_string()))?;
         let name = if via.is_some() {
-            "credentials.issued"
+            crate::audit::names::CREDENTIALS_ISSUED
         } else {
-            "credentials.renewed"
+            crate::audit::names::CREDENTIALS_RENEWED
         };
         let mut ev = self.event(name, Outcome::Success, data);
         ev.role_arn = Some(role_arn.clone());
@@ -201,7 +205,7 @@ impl Ctx<'_> {
         state.audit.record(ev).await?;
         state
             .metrics
-            .inc("broker_exchange_total", &[("outcome", "success")]);
+            .inc(super::metric::EXCHANGE, &[("outcome", "success")]);
         data.current = Some(CurrentRole {
             role_arn,
             principal_arn: issued.principal_arn,

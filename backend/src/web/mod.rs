@@ -14,7 +14,7 @@ pub mod nav;
 pub mod ratelimit;
 mod saml;
 pub mod session;
-pub mod text;
+pub use crate::text;
 
 use crate::audit::Audit;
 use crate::clock::Clock;
@@ -93,6 +93,16 @@ impl AppState {
 /// Counters for `/metrics` (Prometheus text format).
 #[derive(Default)]
 pub struct Metrics(Mutex<BTreeMap<String, u64>>);
+
+/// The Prometheus metric names the broker exports (docs/operations.md).
+pub mod metric {
+    /// SP-initiated sign-ins started (`/saml/login`).
+    pub const LOGIN_STARTED: &str = "broker_login_started_total";
+    /// Responses at the ACS, by `outcome` and refusal `code`.
+    pub const LOGIN: &str = "broker_login_total";
+    /// Credential exchanges, by `mode` and `outcome`.
+    pub const EXCHANGE: &str = "broker_exchange_total";
+}
 
 impl Metrics {
     pub fn inc(&self, name: &str, labels: &[(&str, &str)]) {

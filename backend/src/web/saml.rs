@@ -91,7 +91,7 @@ async fn login_get(
         &relay,
     )
     .map_err(|e| PageError::internal(&rid.0, e))?;
-    state.metrics.inc("broker_login_started_total", &[]);
+    state.metrics.inc(super::metric::LOGIN_STARTED, &[]);
     let cookie = login_cookie(
         &pending.browser_nonce,
         cfg.limits.pending_request_ttl_seconds,
@@ -181,7 +181,7 @@ async fn acs_post(
         client: &client,
     };
     let event = ctx.event_about(
-        "login.succeeded",
+        crate::audit::names::LOGIN_SUCCEEDED,
         Outcome::Success,
         Some(&verified.claims.name_id),
         Some(&verified.assertion_id),
@@ -214,7 +214,7 @@ async fn acs_post(
         .map_err(|e| PageError::unavailable(&rid.0, e))?;
     state
         .metrics
-        .inc("broker_login_total", &[("outcome", "success")]);
+        .inc(super::metric::LOGIN, &[("outcome", "success")]);
     tracing::info!(subject = %verified.claims.name_id, assertion_id = %verified.assertion_id, roles = verified.claims.roles.len(), "sign-in accepted");
 
     // Policy: one role, a choice, or a refusal.
@@ -227,7 +227,7 @@ async fn acs_post(
         Decision::Deny(d) => {
             tracing::warn!(subject = %verified.claims.name_id, detail = %d.detail, "no role allowed");
             let mut event = ctx.event_about(
-                "login.failed",
+                crate::audit::names::LOGIN_FAILED,
                 Outcome::Failure,
                 Some(&verified.claims.name_id),
                 Some(&verified.assertion_id),
@@ -366,11 +366,11 @@ async fn refuse(
     let reason: String = err.to_string().chars().take(300).collect();
     tracing::warn!(code = err.code(), %reason, subject = ?refusal.subject, "sign-in refused");
     state.metrics.inc(
-        "broker_login_total",
+        super::metric::LOGIN,
         &[("outcome", "failure"), ("reason", err.code())],
     );
     let mut event = Ctx { state, rid, client }.event_about(
-        "login.failed",
+        crate::audit::names::LOGIN_FAILED,
         Outcome::Failure,
         refusal.subject.as_deref(),
         refusal.assertion_id.as_deref(),
@@ -399,11 +399,11 @@ async fn refuse_replay(
 ) -> PageError {
     tracing::warn!(code = "replay", assertion_id = %v.assertion_id, subject = %v.claims.name_id, "sign-in refused: assertion replayed");
     state.metrics.inc(
-        "broker_login_total",
+        super::metric::LOGIN,
         &[("outcome", "failure"), ("reason", "replay")],
     );
     let mut event = Ctx { state, rid, client }.event_about(
-        "login.failed",
+        crate::audit::names::LOGIN_FAILED,
         Outcome::Failure,
         Some(&v.claims.name_id),
         Some(&v.assertion_id),

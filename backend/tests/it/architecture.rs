@@ -11,6 +11,7 @@ const RULES: &[(&str, &[&str])] = &[
     ("ids", &[]),
     ("clock", &[]),
     ("logging", &[]),
+    ("text", &[]),
     ("config", &[]),
     ("awssdk", &["config"]),
     ("saml", &["ids"]),
@@ -20,11 +21,11 @@ const RULES: &[(&str, &[&str])] = &[
     // trail, and the audit backends reuse the store's SQL and DynamoDB
     // helpers. The persistence seam (issue "Login storm") takes it apart.
     ("store", &["audit", "awssdk", "config"]),
-    ("audit", &["store"]),
+    ("audit", &["store", "text"]),
     (
         "web",
         &[
-            "audit", "clock", "config", "exchange", "ids", "policy", "saml", "store",
+            "audit", "clock", "config", "exchange", "ids", "policy", "saml", "store", "text",
         ],
     ),
     ("lambda", &["web"]),

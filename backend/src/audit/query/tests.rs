@@ -51,7 +51,7 @@ async fn sample() -> Audit {
     let a = trail().await;
     add(
         &a,
-        "login.succeeded",
+        crate::audit::names::LOGIN_SUCCEEDED,
         Outcome::Success,
         "2026-11-24T10:00:00Z",
         "alice",
@@ -60,7 +60,7 @@ async fn sample() -> Audit {
     .await;
     add(
         &a,
-        "credentials.issued",
+        crate::audit::names::CREDENTIALS_ISSUED,
         Outcome::Success,
         "2026-11-24T10:00:01Z",
         "alice",
@@ -69,7 +69,7 @@ async fn sample() -> Audit {
     .await;
     add(
         &a,
-        "login.failed",
+        crate::audit::names::LOGIN_FAILED,
         Outcome::Failure,
         "2026-11-24T23:59:59.999Z",
         "bob",
@@ -78,7 +78,7 @@ async fn sample() -> Audit {
     .await;
     add(
         &a,
-        "login.failed",
+        crate::audit::names::LOGIN_FAILED,
         Outcome::Failure,
         "2026-11-25T00:00:00Z",
         "bob",
@@ -87,7 +87,7 @@ async fn sample() -> Audit {
     .await;
     add(
         &a,
-        "logout",
+        crate::audit::names::LOGOUT,
         Outcome::Success,
         "2026-11-25T12:00:00Z",
         "alice",
@@ -156,7 +156,7 @@ fn query_string_round_trips() {
         since: Some(at("2026-11-24T10:00:00.250Z")),
         until: Some(at("2026-11-25T00:00:00Z")),
         subject: Some("o'brien&co=1 ü".into()),
-        event: Some("login.failed".into()),
+        event: Some(crate::audit::names::LOGIN_FAILED.into()),
         outcome: Some(Outcome::Failure),
         role: Some("arn:aws:iam::1:role/A+B".into()),
         source_ip: Some("2001:db8::1".into()),
@@ -191,7 +191,10 @@ async fn pages_are_newest_first_and_filtered() {
     assert_eq!(subjects(&got), vec![(4, "bob".into()), (3, "bob".into())]);
     let got = page(
         pool,
-        &f(&[("outcome", "success"), ("event", "logout")]),
+        &f(&[
+            ("outcome", "success"),
+            ("event", crate::audit::names::LOGOUT),
+        ]),
         None,
         50,
     )
@@ -282,7 +285,7 @@ async fn stream_is_oldest_first_across_batches() {
         let who = if i % 3 == 0 { "carol" } else { "dave" };
         add(
             &a,
-            "role.selected",
+            crate::audit::names::ROLE_SELECTED,
             Outcome::Success,
             "2026-11-25T12:00:00Z",
             who,
@@ -319,7 +322,7 @@ async fn stream_stops_at_the_head_it_started_from() {
     assert_eq!(first.seq, 1);
     add(
         &a,
-        "logout",
+        crate::audit::names::LOGOUT,
         Outcome::Success,
         "2026-11-25T13:00:00Z",
         "late",
@@ -384,10 +387,10 @@ async fn distinct_events_are_sorted() {
     assert_eq!(
         distinct_events(a.sql_pool().unwrap()).await,
         vec![
-            "credentials.issued",
-            "login.failed",
-            "login.succeeded",
-            "logout"
+            crate::audit::names::CREDENTIALS_ISSUED,
+            crate::audit::names::LOGIN_FAILED,
+            crate::audit::names::LOGIN_SUCCEEDED,
+            crate::audit::names::LOGOUT
         ]
     );
 }

@@ -91,7 +91,11 @@ pub(super) async fn audit_event_get(
     let id: String = id.chars().take(128).collect();
     let data = admin(&ctx, &session, &format!("{LIST}/{}", segment(&id))).await?;
     let viewed = ctx
-        .event("admin.audit_viewed", Outcome::Success, &data)
+        .event(
+            crate::audit::names::ADMIN_AUDIT_VIEWED,
+            Outcome::Success,
+            &data,
+        )
         .detail("view", "event")
         .detail("event_id", id.clone());
     record(&ctx, viewed).await?;

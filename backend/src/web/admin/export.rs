@@ -73,7 +73,11 @@ async fn export(
     let data = admin(ctx, session, &path).await?;
     let filter = parse_filter(&query_map(raw), ctx.rid)?;
     let exported = ctx
-        .event("admin.audit_exported", Outcome::Success, &data)
+        .event(
+            crate::audit::names::ADMIN_AUDIT_EXPORTED,
+            Outcome::Success,
+            &data,
+        )
         .detail("format", format.name())
         .detail("filter", filter.to_query_string());
     record(ctx, exported).await?;
