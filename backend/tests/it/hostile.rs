@@ -303,7 +303,9 @@ fn short_name(mut i: usize) -> String {
 fn verification_has_a_deadline() {
     let xml = signed(&spec());
     let v = verifier().with_deadline(std::time::Duration::ZERO);
-    let err = v.verify_xml(&xml, Some("_req1"), t0()).expect_err("refused");
+    let err = v
+        .verify_xml(&xml, Some("_req1"), t0())
+        .expect_err("refused");
     assert_eq!(err.error.code(), "deadline");
     // The default leaves ample room for any input under the cap.
     assert!(verifier().verify_xml(&xml, Some("_req1"), t0()).is_ok());
