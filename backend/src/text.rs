@@ -38,6 +38,13 @@ pub fn utc_words(t: &DateTime<Utc>) -> String {
     t.format("%H:%M:%S UTC, %-d %b %Y").to_string()
 }
 
+/// `1 Dec 2026, 21:03 UTC`: a time on the person's own pages, the fallback
+/// text of a `<time data-local-time>` that /static/local-time.js rewrites to
+/// the browser's zone in the same shape (`1 Dec 2026, 22:03 CET`).
+pub fn utc_short(t: &DateTime<Utc>) -> String {
+    t.format("%-d %b %Y, %H:%M UTC").to_string()
+}
+
 /// `RFC 3339, UTC, seconds`, for `<time datetime>`.
 pub fn rfc3339(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -71,6 +78,7 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         assert_eq!(utc_words(&t), "09:05:03 UTC, 1 Dec 2026");
+        assert_eq!(utc_short(&t), "1 Dec 2026, 09:05 UTC");
         assert_eq!(count(1, "event", "events"), "1 event");
         assert_eq!(count(0, "event", "events"), "0 events");
     }

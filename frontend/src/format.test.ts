@@ -1,8 +1,51 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BrokerError } from './broker';
-import { accountLabel, describeError, formatTimeLeft, pickerHeading, pickerIntro, pickerOptions, PICKER_BUTTON, roleLabel, truncate } from './format';
+import { accountLabel, arnParts, describeError, formatDateTime, formatTimeLeft, pickerHeading, pickerIntro, pickerOptions, PICKER_BUTTON, roleLabel, truncate } from './format';
 import { AwsCallError, CredentialsExpiredError } from './sigv4';
+import { arnNodes } from './ui';
+// The broker's own pages rewrite <time data-local-time> with this script; it must write times as the app does.
+// @ts-expect-error: a plain JS module of the broker's, without types
+import * as pages from '../../backend/static/local-time.js';
+
+const pagesFormat = (pages as { formatDateTime: (d: Date, tz?: string) => string }).formatDateTime;
+
+test('formatDateTime: one format, in the given zone, with its name', () => {
+  const winter = new Date('2026-12-01T21:03:59Z');
+  assert.equal(formatDateTime(winter, 'Europe/Paris'), '1 Dec 2026, 22:03 CET');
+  assert.equal(formatDateTime(winter, 'UTC'), '1 Dec 2026, 21:03 UTC');
+  assert.equal(formatDateTime(winter, 'America/New_York'), '1 Dec 2026, 16:03 GMT-5');
+  assert.equal(formatDateTime(winter, 'Asia/Kolkata'), '2 Dec 2026, 02:33 GMT+5:30');
+  // Summer time, and a September (whose short name some English locales write "Sept").
+  assert.equal(formatDateTime(new Date('2026-09-05T07:00:00Z'), 'Europe/London'), '5 Sep 2026, 08:00 BST');
+  assert.equal(formatDateTime(new Date('2026-01-01T00:00:00Z'), 'Europe/Paris'), '1 Jan 2026, 01:00 CET');
+});
+
+test('the broker\'s pages (backend/static/local-time.js) write times exactly as the app does', () => {
+  const zones = ['UTC', 'Europe/Paris', 'Europe/London', 'America/Los_Angeles', 'Asia/Tokyo', 'Australia/Adelaide'];
+  for (let m = 0; m < 12; m++) {
+    const d = new Date(Date.UTC(2026, m, 28, 23, 59, 30));
+    for (const z of zones) assert.equal(pagesFormat(d, z), formatDateTime(d, z), `${d.toISOString()} in ${z}`);
+  }
+});
+
+test('arnParts cuts an ARN after each / and :, and nowhere else', () => {
+  assert.deepEqual(arnParts('arn:aws:iam::123456789012:role/team/Dev-Role_1'), ['arn:', 'aws:', 'iam:', ':', '123456789012:', 'role/', 'team/', 'Dev-Role_1']);
+  assert.equal(arnParts('arn:aws:sts::1:assumed-role/Dev/alice@example.com').join(''), 'arn:aws:sts::1:assumed-role/Dev/alice@example.com');
+  assert.deepEqual(arnParts('no-separators'), ['no-separators']);
+  assert.deepEqual(arnParts(''), []);
+});
+
+test('arnNodes: text nodes with a <wbr> after each / and :, never HTML from the string', () => {
+  const made: string[] = [];
+  const doc = {
+    createTextNode: (t: string) => ({ kind: 'text', t }),
+    createElement: (tag: string) => { made.push(tag); return { kind: 'el', tag }; },
+  } as unknown as Pick<Document, 'createTextNode' | 'createElement'>;
+  const nodes = arnNodes(doc, 'arn:aws:iam::1:role/<img src=x>') as unknown as { kind: string; t?: string; tag?: string }[];
+  assert.deepEqual(nodes.map((n) => (n.kind === 'text' ? n.t : `<${n.tag}>`)), ['arn:', '<wbr>', 'aws:', '<wbr>', 'iam:', '<wbr>', ':', '<wbr>', '1:', '<wbr>', 'role/', '<wbr>', '<img src=x>']);
+  assert.deepEqual([...new Set(made)], ['wbr'], 'only <wbr> elements are made; the rest is text');
+});
 
 test('formatTimeLeft', () => {
   assert.equal(formatTimeLeft(0), 'expired');

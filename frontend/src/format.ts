@@ -17,24 +17,35 @@ export function formatTimeLeft(ms: number): string {
   return `${s} s`;
 }
 
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
 /**
- * The one way times are written: "2026-11-25 14:03:07 CET", in the person's own time zone (or the
- * one given, e.g. "UTC"), 24-hour, with the zone's short name.
+ * The one way the app writes a time: "1 Dec 2026, 22:03 CET", in the person's own time zone (or
+ * the one given, e.g. "UTC"), 24-hour, with the zone's short English name ("CET", "BST", "UTC",
+ * or "GMT-5" where English has no abbreviation). The broker's pages show times the same way
+ * (backend/static/local-time.js; format.test.ts checks that the two agree).
  */
 export function formatDateTime(d: Date, timeZone?: string): string {
-  const parts = new Intl.DateTimeFormat('en-US', {
+  const parts = new Intl.DateTimeFormat('en-GB', {
     timeZone,
     year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
+    month: 'numeric',
+    day: 'numeric',
     hour: '2-digit',
     minute: '2-digit',
-    second: '2-digit',
     hourCycle: 'h23',
     timeZoneName: 'short',
   }).formatToParts(d);
   const get = (t: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === t)?.value ?? '';
-  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')} ${get('timeZoneName')}`;
+  return `${Number(get('day'))} ${MONTHS[Number(get('month')) - 1]} ${get('year')}, ${get('hour')}:${get('minute')} ${get('timeZoneName')}`;
+}
+
+/**
+ * An ARN cut after each "/" and ":", the only places it may wrap: the page puts a <wbr> between the
+ * pieces (ui.ts `arnCode`) and the CSS class `arn` keeps it from breaking anywhere else.
+ */
+export function arnParts(arn: string): string[] {
+  return arn.split(/(?<=[/:])/).filter((p) => p !== '');
 }
 
 /** "staging (210987654321)" or the bare id when the account has no alias. */

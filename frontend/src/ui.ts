@@ -5,7 +5,7 @@
 // and the `hidden` attribute), and every control has a label.
 
 import type { ApiEndpoint, Session } from './broker';
-import { accountLabel, formatTimeLeft, PICKER_BUTTON, pickerHeading, pickerIntro, pickerOptions, type Problem } from './format';
+import { accountLabel, arnParts, formatDateTime, formatTimeLeft, PICKER_BUTTON, pickerHeading, pickerIntro, pickerOptions, type Problem } from './format';
 import type { CallerIdentity } from './sigv4';
 
 function byId<T extends HTMLElement>(doc: Document, id: string): T {
@@ -21,13 +21,48 @@ function make<K extends keyof HTMLElementTagNameMap>(doc: Document, tag: K, text
   return el;
 }
 
-/** A <dl> of label/value pairs. */
-function facts(doc: Document, rows: [string, string][], codeValues = false): HTMLDListElement {
+/**
+ * An ARN as DOM nodes: text pieces with a <wbr> after each "/" and ":", so that it wraps only there
+ * (with the CSS class `arn`). Text nodes only, never HTML parsed from the string.
+ */
+export function arnNodes(doc: Pick<Document, 'createTextNode' | 'createElement'>, arn: string): Node[] {
+  const nodes: Node[] = [];
+  for (const part of arnParts(arn)) {
+    nodes.push(doc.createTextNode(part));
+    if (part.endsWith('/') || part.endsWith(':')) nodes.push(doc.createElement('wbr'));
+  }
+  return nodes;
+}
+
+/** Fills `el` with an ARN that wraps only after "/" and ":". */
+export function setArn(el: HTMLElement, arn: string): void {
+  if (el.textContent === arn && el.querySelector('wbr')) return;
+  el.replaceChildren(...arnNodes(el.ownerDocument, arn));
+  el.classList.add('arn');
+}
+
+/** `<code class="arn">` holding an ARN that wraps only after "/" and ":". */
+function arnCode(doc: Document, arn: string, className = 'arn'): HTMLElement {
+  const code = make(doc, 'code', undefined, className);
+  code.append(...arnNodes(doc, arn));
+  return code;
+}
+
+/** `<time datetime="…">` with the time in the one format (formatDateTime, the person's zone). */
+function timeElement(doc: Document, d: Date): HTMLTimeElement {
+  const t = make(doc, 'time', formatDateTime(d));
+  t.dateTime = d.toISOString();
+  return t;
+}
+
+/** A <dl> of label/value pairs; values listed in `arns` are ARNs (see arnCode). */
+function facts(doc: Document, rows: [string, string][], codeValues = false, arns: string[] = []): HTMLDListElement {
   const dl = make(doc, 'dl', undefined, 'facts');
   for (const [k, v] of rows) {
     dl.append(make(doc, 'dt', k));
     const dd = make(doc, 'dd');
-    dd.append(codeValues ? make(doc, 'code', v) : doc.createTextNode(v));
+    if (arns.includes(k)) dd.append(arnCode(doc, v));
+    else dd.append(codeValues ? make(doc, 'code', v) : doc.createTextNode(v));
     dl.append(dd);
   }
   return dl;
@@ -138,7 +173,9 @@ export class View {
     }
     byId(this.doc, 'account').textContent = role ? accountLabel(role) : accountFromArn(s.role_arn);
     byId(this.doc, 'role-name').textContent = role ? role.role_name : roleNameFromArn(s.role_arn);
-    byId(this.doc, 'principal-arn').textContent = s.principal_arn ?? 'not known yet';
+    const principal = byId(this.doc, 'principal-arn');
+    if (s.principal_arn) setArn(principal, s.principal_arn);
+    else principal.textContent = 'not known yet';
     byId(this.doc, 'fallback-note').hidden = !s.duration_fallback;
     this.currentRole.hidden = false;
     this.awsCalls.hidden = false;
@@ -173,7 +210,7 @@ export class View {
       radio.value = o.roleArn;
       radio.required = true;
       radio.checked = o.checked;
-      label.append(radio, make(this.doc, 'span', o.name, 'role-name'), make(this.doc, 'span', o.account, 'role-account'), make(this.doc, 'span', o.meta, 'role-meta muted'));
+      label.append(radio, make(this.doc, 'span', o.name, 'role-name'), make(this.doc, 'span', o.account, 'role-account'), make(this.doc, 'span', o.meta, 'role-meta muted'), arnCode(this.doc, o.roleArn, 'arn role-arn'));
       this.roleOptions.append(label);
     }
     this.roleForm.hidden = false;
@@ -192,11 +229,15 @@ export class View {
     return checked ? checked.value : null;
   }
 
-  /** The countdown: time left on the credentials and when they end, in local time. */
+  /**
+   * The countdown: time left on the credentials and when they end, in the person's time zone
+   * ("(until 1 Dec 2026, 22:03 CET)"). `#time-left` has tabular figures and a fixed width (app.css),
+   * so the page does not move as it counts down.
+   */
   setTimeLeft(ms: number | null, expiration: Date | null): void {
     if (ms === null || expiration === null) {
       this.timeLeft.textContent = 'not fetched yet';
-      this.expiresAt.textContent = '';
+      this.expiresAt.replaceChildren();
       this.timeLeft.classList.remove('warn', 'expired');
       return;
     }
@@ -204,8 +245,11 @@ export class View {
     this.timeLeft.textContent = text === 'expired' ? 'expired' : `${text} left`;
     this.timeLeft.classList.toggle('expired', ms <= 0);
     this.timeLeft.classList.toggle('warn', ms > 0 && ms < 60_000);
-    this.expiresAt.textContent = `(until ${expiration.toLocaleTimeString()})`;
-    this.timeLeft.setAttribute('data-expires', expiration.toISOString());
+    const iso = expiration.toISOString();
+    if (this.expiresAt.querySelector('time')?.dateTime !== iso) {
+      this.expiresAt.replaceChildren('(until ', timeElement(this.doc, expiration), ')');
+    }
+    this.timeLeft.setAttribute('data-expires', iso);
   }
 
   /** Puts a problem in the alert region, with a "Sign in again" link when that is the way forward. */
@@ -263,7 +307,7 @@ export class View {
         ['Account', id.account],
         ['ARN', id.arn],
         ['User ID', id.userId],
-      ], true),
+      ], true, ['ARN']),
     );
   }
 

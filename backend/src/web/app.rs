@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/signed-out", get(signed_out_get))
         .route("/signing-in", get(signing_in_get))
         .route("/static/app.css", get(css_get))
+        .route("/static/local-time.js", get(local_time_js_get))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
 }
 
@@ -43,6 +44,8 @@ pub struct RoleRow {
     pub account_alias: String,
     pub role_name: String,
     pub role_arn: String,
+    /// `role_arn` as HTML, with `<wbr>` after each `/` and `:`.
+    pub role_arn_html: String,
     pub duration_minutes: i32,
     pub current: bool,
     /// Checked on the picker: the role in use, or the first when none is.
@@ -63,6 +66,7 @@ pub fn rows(state: &AppState, data: &SessionData) -> Vec<RoleRow> {
                 .to_string(),
             role_name: r.grant.role.role_name().to_string(),
             role_arn: r.grant.role.as_str().to_string(),
+            role_arn_html: super::text::arn_html(r.grant.role.as_str()),
             duration_minutes: r.duration_seconds / 60,
             current: data.role_arn() == Some(r.grant.role.as_str()),
             checked: if in_use {
@@ -82,8 +86,12 @@ struct HomePage {
     csrf_token: String,
     roles: Vec<RoleRow>,
     current: Option<RoleRow>,
+    /// The principal ARN as HTML, with `<wbr>` after each `/` and `:`.
     principal_arn: String,
+    /// The expiry in UTC words, the fallback text of its `<time>`.
     expires: String,
+    /// The expiry in RFC 3339, for `<time datetime>`.
+    expires_at: String,
     expired: bool,
     fallback: bool,
     sign_in_again: String,
@@ -107,21 +115,31 @@ async fn home_get(State(state): State<AppState>, session: Session) -> Response {
             account_alias: r.account_alias.clone(),
             role_name: r.role_name.clone(),
             role_arn: r.role_arn.clone(),
+            role_arn_html: r.role_arn_html.clone(),
             duration_minutes: r.duration_minutes,
             current: true,
             checked: true,
         }
     });
     let now = state.clock.now();
-    let (principal_arn, expires, expired, fallback, sign_in_again) = match &data.current {
+    let (principal_arn, expires, expires_at, expired, fallback, sign_in_again) = match &data.current
+    {
         Some(c) => (
-            c.principal_arn.clone(),
-            c.expiration.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            super::text::arn_html(&c.principal_arn),
+            super::text::utc_short(&c.expiration),
+            super::text::rfc3339(&c.expiration),
             now >= c.expiration,
             c.duration_fallback,
             login_url(&c.role_arn, "/"),
         ),
-        None => (String::new(), String::new(), false, false, String::new()),
+        None => (
+            String::new(),
+            String::new(),
+            String::new(),
+            false,
+            false,
+            String::new(),
+        ),
     };
     no_store(
         HomePage {
@@ -132,6 +150,7 @@ async fn home_get(State(state): State<AppState>, session: Session) -> Response {
             current,
             principal_arn,
             expires,
+            expires_at,
             expired,
             fallback,
             sign_in_again,
@@ -312,6 +331,18 @@ async fn css_get() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../static/app.css"),
+    )
+}
+
+/// Rewrites `<time data-local-time>` to the browser's time zone (the pages
+/// write UTC as the fallback). A file of its own: the CSP allows no inline script.
+async fn local_time_js_get() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/local-time.js"),
     )
 }
 

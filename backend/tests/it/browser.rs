@@ -15,6 +15,7 @@ fn session_cookie(r: &reqwest::Response) -> String {
     set.split(';').next().unwrap().to_string()
 }
 
+#[derive(Default)]
 struct Check<'a> {
     url: String,
     cookie: String,
@@ -24,6 +25,14 @@ struct Check<'a> {
     error_status: bool,
     /// A phone's viewport width: the page must fit it (see check-page.mjs).
     width: Option<u32>,
+    /// The browser's time zone (Playwright's timezoneId).
+    timezone: Option<&'a str>,
+    /// Every `<time data-local-time>` shows local time, not its UTC fallback.
+    local_times: bool,
+    /// Elements holding an ARN that wraps only at its `<wbr>`s.
+    wbr: &'a [&'a str],
+    /// An element that ticks (the countdown) and must not change width.
+    steady: Option<&'a str>,
 }
 
 fn check_page(c: &Check<'_>) -> std::process::Output {
@@ -46,6 +55,18 @@ fn check_page(c: &Check<'_>) -> std::process::Output {
     }
     if let Some(w) = c.width {
         cmd.args(["--width", &w.to_string()]);
+    }
+    if let Some(tz) = c.timezone {
+        cmd.args(["--timezone", tz]);
+    }
+    if c.local_times {
+        cmd.arg("--local-times");
+    }
+    for w in c.wbr {
+        cmd.args(["--wbr", w]);
+    }
+    if let Some(s) = c.steady {
+        cmd.args(["--steady", s]);
     }
     cmd.output().expect("node runs")
 }
@@ -96,6 +117,7 @@ async fn the_audit_page_in_chromium_shows_the_events() {
         screenshot: Some(&shot),
         error_status: false,
         width: None,
+        ..Default::default()
     });
     assert_ok(&out);
     assert!(
@@ -114,6 +136,7 @@ async fn the_audit_page_in_chromium_shows_the_events() {
         screenshot: None,
         error_status: true,
         width: None,
+        ..Default::default()
     });
     assert_ok(&out);
 }
@@ -162,12 +185,99 @@ async fn the_audit_page_fits_a_phone() {
         screenshot: Some(&shot),
         error_status: false,
         width: Some(390),
+        ..Default::default()
     });
     println!("{}", String::from_utf8_lossy(&out.stdout));
     assert_ok(&out);
     if let Ok(dest) = std::env::var("SCREENSHOT_DIR") {
         std::fs::copy(&shot, Path::new(&dest).join("admin-audit-phone.png")).unwrap();
     }
+}
+
+/// Item 7 of issue 14, in a browser set to Paris: the account page and the
+/// app show the expiry in local time with the zone ("CET", never the UTC
+/// fallback), the audit pages stay in UTC, the countdown keeps its width, and
+/// ARNs (account page, role picker, event page, app) carry `<wbr>` after `/`
+/// and `:` with the `arn` class.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn times_are_local_with_their_zone_and_arns_wrap_only_at_separators() {
+    let app = TestApp::spawn(AppOptions::default()).await;
+    assert!(
+        saml_broker::web::assets::available(),
+        "frontend/dist was not built into the broker: run scripts/setup.sh"
+    );
+    let paris = Some("Europe/Paris");
+    // One role: in use straight after sign-in.
+    let r = app
+        .sign_in(&client(), "alice@example.com", &[ROLE_DEV])
+        .await;
+    assert_eq!(r.status(), 303);
+    let alice = session_cookie(&r);
+    let out = check_page(&Check {
+        url: format!("{}/", app.base),
+        cookie: alice.clone(),
+        expect: &["Credentials expire", "CET"],
+        timezone: paris,
+        local_times: true,
+        wbr: &["#principal-arn code.arn"],
+        ..Default::default()
+    });
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    assert_ok(&out);
+    let out = check_page(&Check {
+        url: format!("{}/app/", app.base),
+        cookie: alice,
+        expect: &["left", "CET"],
+        timezone: paris,
+        wbr: &["#principal-arn"],
+        steady: Some("#time-left"),
+        ..Default::default()
+    });
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    assert_ok(&out);
+    // Two roles: the picker, with each role's ARN.
+    let two = [
+        ROLE_DEV,
+        "arn:aws:iam::222222222222:role/team/ReadOnly,arn:aws:iam::222222222222:saml-provider/ADFS",
+    ];
+    let admin = client();
+    let r = app
+        .sign_in_with_groups(&admin, "admin@example.com", &two, &["AWS-Broker-Admins"])
+        .await;
+    assert_eq!(r.headers()["location"], "/choose-role");
+    let cookie = session_cookie(&r);
+    let out = check_page(&Check {
+        url: format!("{}/choose-role", app.base),
+        cookie: cookie.clone(),
+        expect: &["arn:aws:iam::222222222222:role/team/ReadOnly"],
+        wbr: &[".role-option code.arn"],
+        ..Default::default()
+    });
+    assert_ok(&out);
+    // The audit trail stays in UTC, in Paris too; the event page's role ARN wraps at separators.
+    let (id,): (String,) = sqlx::query_as(
+        "SELECT id FROM audit_events WHERE role_arn IS NOT NULL ORDER BY seq LIMIT 1",
+    )
+    .fetch_one(app.state.audit.sql_pool().unwrap())
+    .await
+    .unwrap();
+    let out = check_page(&Check {
+        url: format!("{}/admin/audit", app.base),
+        cookie: cookie.clone(),
+        expect: &["Time (UTC)", " UTC, "],
+        timezone: paris,
+        ..Default::default()
+    });
+    assert_ok(&out);
+    let out = check_page(&Check {
+        url: format!("{}/admin/audit/{id}", app.base),
+        cookie,
+        expect: &["role_arn"],
+        timezone: paris,
+        wbr: &["#field-role_arn code.arn"],
+        ..Default::default()
+    });
+    assert_ok(&out);
 }
 
 /// The whole person-facing flow in Chromium; see tests/browser/e2e.mjs.

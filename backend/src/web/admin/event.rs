@@ -20,6 +20,8 @@ struct Field {
     value: Option<String>,
     /// A link to the list filtered on this value.
     filter: Option<String>,
+    /// The value as HTML with `<wbr>` after `/` and `:`, for ARNs.
+    arn_html: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -47,11 +49,13 @@ fn fields(r: &Record) -> Vec<Field> {
         label,
         value: value.clone(),
         filter: None,
+        arn_html: None,
     };
     let linked = |label, key, value: &Option<String>| Field {
         label,
         value: value.clone(),
         filter: filter_link(key, value),
+        arn_html: None,
     };
     let event = Some(e.event.clone());
     let outcome = Some(e.outcome.as_str().to_string());
@@ -67,7 +71,10 @@ fn fields(r: &Record) -> Vec<Field> {
         plain("request_id", &e.request_id),
         plain("idp", &e.idp),
         plain("assertion_id", &e.assertion_id),
-        linked("role_arn", "role", &e.role_arn),
+        Field {
+            arn_html: e.role_arn.as_deref().map(crate::web::text::arn_html),
+            ..linked("role_arn", "role", &e.role_arn)
+        },
         plain("access_key_id", &e.access_key_id),
         plain("reason", &e.reason),
         plain("prev_hash", &Some(r.prev_hash.clone())),
