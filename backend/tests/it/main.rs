@@ -9,6 +9,7 @@ mod browser;
 mod c14n;
 mod checks;
 mod common;
+mod corpus;
 mod dynamo;
 mod hostile;
 mod http;
