@@ -1,5 +1,5 @@
 //! Writes the seed corpora: signed responses (with the fixed fuzz key) to
-//! corpus/verify and corpus/xml_parse. Usage: cargo run --bin seed (from fuzz/).
+//! corpus/verify and corpus/xml_parse. Usage: cargo run --example seed (from fuzz/).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 fn main() {

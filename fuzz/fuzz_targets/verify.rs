@@ -1,7 +1,7 @@
 //! Arbitrary bytes as the XML of a response, through the whole verifier
 //! (parse, structure, profile, c14n, ring, conditions, claims) pinned to a
 //! fixed key, at a fixed instant. A refusal is fine; a panic or a hang is a
-//! finding. The seeds (`cargo run --bin seed`) are responses signed with
+//! finding. The seeds (`cargo run --example seed`) are responses signed with
 //! that key, so mutations start from inputs that reach every check.
 #![no_main]
 
