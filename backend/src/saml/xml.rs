@@ -287,7 +287,9 @@ impl<'a> Parser<'a> {
     }
 
     fn starts(&self, lit: &str) -> bool {
-        self.s[self.pos..].starts_with(lit.as_bytes())
+        self.s
+            .get(self.pos..)
+            .is_some_and(|rest| rest.starts_with(lit.as_bytes()))
     }
 
     fn expect(&mut self, lit: &str, what: &'static str) -> Result<(), XmlError> {
@@ -367,6 +369,9 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
             }
             let value = &self.src[start..self.pos];
+            if self.peek() != Some(q) {
+                return Err(self.err("unterminated value in the XML declaration"));
+            }
             self.pos += 1;
             match (name.as_str(), order) {
                 ("version", 0) => {
@@ -840,6 +845,23 @@ fn check_chars(s: &str) -> Result<(), ()> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// Found by fuzzing (fuzz/, target xml_parse): a declaration value with
+    /// no closing quote moved the position past the end and the next
+    /// look-ahead panicked on the slice. Every prefix of a document must be
+    /// an error, never a panic.
+    #[test]
+    fn truncated_documents_are_errors_not_panics() {
+        assert!(matches!(
+            parse(r#"<?xml version="1.0" encoding="UTF-8"#),
+            Err(XmlError::Malformed(_, _))
+        ));
+        let doc = r#"<?xml version='1.0' encoding="UTF-8" standalone="no"?><p:r xmlns:p="urn:p" a="1 &amp; 2"><![CDATA[x]]>&#x41;<!--c--><e/></p:r>"#;
+        for end in 0..doc.len() {
+            assert!(parse(&doc[..end]).is_err(), "prefix {end} parsed");
+        }
+        assert!(parse(doc).is_ok());
+    }
 
     #[test]
     fn doctype_is_refused() {

@@ -11,6 +11,7 @@ mod c14n;
 mod checks;
 mod cli;
 mod common;
+mod corpus;
 mod docs;
 mod dynamo;
 mod hostile;
