@@ -23,8 +23,12 @@ fn main() {
                 "refused"
             }
         );
+        // Also with an XML declaration, as most IdPs send it (the fuzzer
+        // found the declaration bug only from xml_parse's seeds, which had one).
+        let with_decl = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{xml}");
         for dir in ["corpus/verify", "corpus/xml_parse"] {
             std::fs::write(format!("{dir}/{name}.xml"), &xml).expect("write");
+            std::fs::write(format!("{dir}/{name}-decl.xml"), &with_decl).expect("write");
         }
     }
 }
