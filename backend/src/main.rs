@@ -355,16 +355,7 @@ async fn lambda_main() -> ExitCode {
 async fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
     use saml_broker::config::AwsMode;
     let cfg = load_config(path)?;
-    let idp = metadata::load(
-        cfg.idp
-            .metadata_file
-            .as_ref()
-            .map(|p| cfg.resolve_path(p))
-            .as_deref(),
-        cfg.idp.metadata_url.as_deref(),
-    )
-    .await
-    .context("IdP metadata (idp.metadata_file / idp.metadata_url)")?;
+    let idp = saml_broker::startup::load_metadata(&cfg).await?;
     let policy =
         saml_broker::policy::Policy::from_table(&cfg.policy, &cfg.base_dir).context("[policy]")?;
     let mut lines: Vec<(&str, String)> = vec![

@@ -15,6 +15,22 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The IdP metadata the configuration names (`idp.metadata_file` or
+/// `idp.metadata_url`); shared by `serve` and `check-config`.
+pub async fn load_metadata(config: &Config) -> anyhow::Result<metadata::IdpMetadata> {
+    metadata::load(
+        config
+            .idp
+            .metadata_file
+            .as_ref()
+            .map(|p| config.resolve_path(p))
+            .as_deref(),
+        config.idp.metadata_url.as_deref(),
+    )
+    .await
+    .context("loading IdP metadata (idp.metadata_file / idp.metadata_url)")
+}
+
 /// Load IdP metadata, open and migrate the store, and build the state.
 /// Nothing is audited yet: [`serve`] (or [`record_start`]) writes
 /// `config.loaded` once the broker can serve.
@@ -58,17 +74,7 @@ pub async fn prepare_parts(
             SessionCipher::load_or_create(&path).context("session.key_file")?
         }
     };
-    let idp = metadata::load(
-        config
-            .idp
-            .metadata_file
-            .as_ref()
-            .map(|p| config.resolve_path(p))
-            .as_deref(),
-        config.idp.metadata_url.as_deref(),
-    )
-    .await
-    .context("loading IdP metadata (idp.metadata_file / idp.metadata_url)")?;
+    let idp = load_metadata(&config).await?;
     if config.idp.allow_sha1 {
         tracing::warn!("idp.allow_sha1 = true: RSA-SHA1 signatures and SHA-1 digests are accepted");
     }
