@@ -366,12 +366,18 @@ async fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
         ("IdP entity id", idp.entity_id.clone()),
         ("IdP SSO URL", idp.sso_redirect_url.clone()),
     ];
+    let mut usable = 0;
     for c in &idp.certs {
+        let why = saml_broker::saml::dsig::unusable_key(&c.der);
+        usable += usize::from(why.is_none());
         lines.push((
             "IdP signing cert",
             format!(
-                "{} (subject {}, expires {})",
-                c.fingerprint, c.subject, c.not_after
+                "{} (subject {}, expires {}){}",
+                c.fingerprint,
+                c.subject,
+                c.not_after,
+                why.map(|w| format!(": UNUSABLE, {w}")).unwrap_or_default()
             ),
         ));
     }
@@ -390,9 +396,15 @@ async fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
     ));
     lines.push((
         "AWS mode",
-        format!("{:?} in {}", cfg.aws.mode, cfg.aws.region),
+        format!("{} in {}", cfg.aws.mode.as_str(), cfg.aws.region),
     ));
     let mut problems: Vec<String> = Vec::new();
+    if usable == 0 && !idp.certs.is_empty() {
+        problems.push(
+            "no IdP signing certificate can verify a signature (see the UNUSABLE lines above)"
+                .into(),
+        );
+    }
     match check_aws_endpoint(&cfg).await {
         Ok(line) => lines.push(("AWS endpoint", line)),
         Err(p) => problems.push(p),

@@ -75,6 +75,22 @@ pub async fn prepare_parts(
         }
     };
     let idp = load_metadata(&config).await?;
+    let unusable: Vec<String> = idp
+        .certs
+        .iter()
+        .filter_map(|c| {
+            crate::saml::dsig::unusable_key(&c.der).map(|why| format!("{}: {why}", c.fingerprint))
+        })
+        .collect();
+    for problem in &unusable {
+        tracing::warn!(%problem, "IdP signing certificate cannot verify signatures");
+    }
+    if !idp.certs.is_empty() && unusable.len() == idp.certs.len() {
+        anyhow::bail!(
+            "no IdP signing certificate can verify a signature: {}",
+            unusable.join("; ")
+        );
+    }
     if config.idp.allow_sha1 {
         tracing::warn!("idp.allow_sha1 = true: RSA-SHA1 signatures and SHA-1 digests are accepted");
     }

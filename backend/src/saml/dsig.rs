@@ -462,3 +462,90 @@ pub fn key_from_certificate(der: &[u8]) -> Option<VerifyingKey> {
         super::x509::KeyAlgorithm::EcP384 => VerifyingKey::EcP384(cert.public_key),
     })
 }
+
+/// Why a pinned certificate's key can never verify a signature here, or None
+/// when it can: RSA keys must have 2048 to 8192 bits (ring's limits), EC keys
+/// must be P-256 or P-384.
+pub fn unusable_key(der: &[u8]) -> Option<String> {
+    let cert = match super::x509::parse_certificate(der) {
+        Ok(c) => c,
+        Err(e) => return Some(e.to_string()),
+    };
+    match cert.algorithm {
+        super::x509::KeyAlgorithm::Rsa => match rsa_modulus_bits(&cert.public_key) {
+            Some(bits) if (2048..=8192).contains(&bits) => None,
+            Some(bits) => Some(format!(
+                "its RSA key has {bits} bits; signatures are verified only with 2048 to 8192-bit RSA keys"
+            )),
+            None => Some("its RSA public key is not valid DER".into()),
+        },
+        super::x509::KeyAlgorithm::EcP256 | super::x509::KeyAlgorithm::EcP384 => None,
+    }
+}
+
+/// The bit length of the modulus in an RSAPublicKey (PKCS#1) DER.
+fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
+    fn tlv(d: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+        let (&t, rest) = d.split_first()?;
+        if t != tag {
+            return None;
+        }
+        let (&l, rest) = rest.split_first()?;
+        let (len, rest) = if l < 0x80 {
+            (usize::from(l), rest)
+        } else {
+            let n = usize::from(l & 0x7f);
+            if n == 0 || n > 4 || rest.len() < n {
+                return None;
+            }
+            let len = rest[..n]
+                .iter()
+                .fold(0usize, |a, &b| (a << 8) | usize::from(b));
+            (len, &rest[n..])
+        };
+        (rest.len() >= len).then(|| (&rest[..len], &rest[len..]))
+    }
+    let (seq, _) = tlv(der, 0x30)?;
+    let (n, _) = tlv(seq, 0x02)?;
+    let first = n.iter().position(|&b| b != 0)?;
+    let n = &n[first..];
+    Some(n.len() * 8 - n[0].leading_zeros() as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn modulus_bits_are_read_from_the_key() {
+        // SEQUENCE { INTEGER 0x00 0xC0 .. (1024 bits), INTEGER 65537 }
+        let mut n = vec![0x00, 0xC0];
+        n.extend(std::iter::repeat_n(0x11, 127));
+        let mut seq = vec![0x02, 0x81, n.len() as u8];
+        seq.extend(&n);
+        seq.extend([0x02, 0x03, 0x01, 0x00, 0x01]);
+        let mut der = vec![0x30, 0x81, seq.len() as u8];
+        der.extend(&seq);
+        assert_eq!(rsa_modulus_bits(&der), Some(1024));
+        assert_eq!(rsa_modulus_bits(&der[..10]), None);
+        assert_eq!(rsa_modulus_bits(&[0x31, 0x00]), None);
+    }
+
+    fn rsa_cert(bits: usize) -> Vec<u8> {
+        use rsa::pkcs8::EncodePrivateKey;
+        let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits).unwrap();
+        let der = key.to_pkcs8_der().unwrap().as_bytes().to_vec();
+        let kp = rcgen::KeyPair::try_from(der.as_slice()).unwrap();
+        let params = rcgen::CertificateParams::new(vec!["idp.example.com".into()]).unwrap();
+        params.self_signed(&kp).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn usable_and_unusable_certificates() {
+        // (rcgen on ring cannot make a key under 2048 bits; the bit count of
+        // short keys is tested on the DER above.)
+        assert_eq!(unusable_key(&rsa_cert(2048)), None);
+        assert!(unusable_key(b"not a certificate").is_some());
+    }
+}
