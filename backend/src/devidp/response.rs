@@ -163,18 +163,21 @@ impl ResponseSpec {
         mutate: impl FnOnce(String) -> String,
     ) -> anyhow::Result<String> {
         let mut assertion = mutate(self.assertion_xml(key)?);
-        let pkcs1 = key.key_der()?;
-        let pair = ring::signature::RsaKeyPair::from_der(&pkcs1)
-            .map_err(|e| anyhow::anyhow!("the IdP key is not a usable RSA key: {e}"))?;
         let method: &'static str = match self.signature_method.as_str() {
             dsig::RSA_SHA1 => dsig::RSA_SHA1,
             dsig::RSA_SHA384 => dsig::RSA_SHA384,
             dsig::RSA_SHA512 => dsig::RSA_SHA512,
             _ => dsig::RSA_SHA256,
         };
+        // ring signs everything but RSA-SHA1; only that needs the PKCS#1 form.
+        let pkcs1 = if method == dsig::RSA_SHA1 {
+            Some(key.key_der()?)
+        } else {
+            None
+        };
         let signer = RsaSigner {
-            key: &pair,
-            pkcs1_der: &pkcs1,
+            key: key.key_pair(),
+            pkcs1_der: pkcs1.as_deref(),
             method,
         };
         if self.sign_assertion {

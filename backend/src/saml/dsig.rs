@@ -359,8 +359,9 @@ pub enum SignError {
 /// An RSA key as ring holds it; signs RSA-SHA256/384/512 or (legacy) SHA-1.
 pub struct RsaSigner<'k> {
     pub key: &'k ring::signature::RsaKeyPair,
-    /// The same key as PKCS#1 DER, for RSA-SHA1, which ring does not sign.
-    pub pkcs1_der: &'k [u8],
+    /// The same key as PKCS#1 DER, needed only for RSA-SHA1, which ring
+    /// does not sign.
+    pub pkcs1_der: Option<&'k [u8]>,
     pub method: &'static str,
 }
 
@@ -371,7 +372,7 @@ impl Signer for RsaSigner<'_> {
 
     fn sign(&self, data: &[u8]) -> Result<Vec<u8>, SignError> {
         if self.method == RSA_SHA1 {
-            return legacy_sha1_sign(self.pkcs1_der, data);
+            return legacy_sha1_sign(self.pkcs1_der.ok_or(SignError::Crypto)?, data);
         }
         let padding: &'static dyn ring::signature::RsaEncoding = match self.method {
             RSA_SHA384 => &signature::RSA_PKCS1_SHA384,
@@ -453,84 +454,42 @@ fn find_signed<'a>(el: &'a Element, id: &str) -> Option<(&'a Element, &'a Elemen
     el.elements().find_map(|e| find_signed(e, id))
 }
 
-/// The public key of a DER certificate, when it is RSA or EC P-256/P-384.
-pub fn key_from_certificate(der: &[u8]) -> Option<VerifyingKey> {
-    let cert = super::x509::parse_certificate(der).ok()?;
-    Some(match cert.algorithm {
-        super::x509::KeyAlgorithm::Rsa => VerifyingKey::Rsa(cert.public_key),
-        super::x509::KeyAlgorithm::EcP256 => VerifyingKey::EcP256(cert.public_key),
-        super::x509::KeyAlgorithm::EcP384 => VerifyingKey::EcP384(cert.public_key),
+/// The key of a pinned DER certificate that this module can verify with, or
+/// why there is none: RSA keys must have 2048 to 8192 bits (ring's limits),
+/// EC keys must be P-256 or P-384.
+pub fn verifying_key(der: &[u8]) -> Result<VerifyingKey, String> {
+    use super::x509::KeyAlgorithm;
+    let cert = super::x509::parse_certificate(der).map_err(|e| e.to_string())?;
+    Ok(match cert.algorithm {
+        KeyAlgorithm::Rsa => match super::x509::rsa_modulus_bits(&cert.public_key) {
+            Some(2048..=8192) => VerifyingKey::Rsa(cert.public_key),
+            Some(bits) => {
+                return Err(format!(
+                    "its RSA key has {bits} bits; signatures are verified only with 2048 to 8192-bit RSA keys"
+                ))
+            }
+            None => return Err("its RSA public key is not valid DER".into()),
+        },
+        KeyAlgorithm::EcP256 => VerifyingKey::EcP256(cert.public_key),
+        KeyAlgorithm::EcP384 => VerifyingKey::EcP384(cert.public_key),
     })
 }
 
-/// Why a pinned certificate's key can never verify a signature here, or None
-/// when it can: RSA keys must have 2048 to 8192 bits (ring's limits), EC keys
-/// must be P-256 or P-384.
-pub fn unusable_key(der: &[u8]) -> Option<String> {
-    let cert = match super::x509::parse_certificate(der) {
-        Ok(c) => c,
-        Err(e) => return Some(e.to_string()),
-    };
-    match cert.algorithm {
-        super::x509::KeyAlgorithm::Rsa => match rsa_modulus_bits(&cert.public_key) {
-            Some(bits) if (2048..=8192).contains(&bits) => None,
-            Some(bits) => Some(format!(
-                "its RSA key has {bits} bits; signatures are verified only with 2048 to 8192-bit RSA keys"
-            )),
-            None => Some("its RSA public key is not valid DER".into()),
-        },
-        super::x509::KeyAlgorithm::EcP256 | super::x509::KeyAlgorithm::EcP384 => None,
-    }
+/// The public key of a DER certificate, when it can verify signatures.
+pub fn key_from_certificate(der: &[u8]) -> Option<VerifyingKey> {
+    verifying_key(der).ok()
 }
 
-/// The bit length of the modulus in an RSAPublicKey (PKCS#1) DER.
-fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
-    fn tlv(d: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-        let (&t, rest) = d.split_first()?;
-        if t != tag {
-            return None;
-        }
-        let (&l, rest) = rest.split_first()?;
-        let (len, rest) = if l < 0x80 {
-            (usize::from(l), rest)
-        } else {
-            let n = usize::from(l & 0x7f);
-            if n == 0 || n > 4 || rest.len() < n {
-                return None;
-            }
-            let len = rest[..n]
-                .iter()
-                .fold(0usize, |a, &b| (a << 8) | usize::from(b));
-            (len, &rest[n..])
-        };
-        (rest.len() >= len).then(|| (&rest[..len], &rest[len..]))
-    }
-    let (seq, _) = tlv(der, 0x30)?;
-    let (n, _) = tlv(seq, 0x02)?;
-    let first = n.iter().position(|&b| b != 0)?;
-    let n = &n[first..];
-    Some(n.len() * 8 - n[0].leading_zeros() as usize)
+/// Why a pinned certificate's key can never verify a signature here, or None
+/// when it can.
+pub fn unusable_key(der: &[u8]) -> Option<String> {
+    verifying_key(der).err()
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn modulus_bits_are_read_from_the_key() {
-        // SEQUENCE { INTEGER 0x00 0xC0 .. (1024 bits), INTEGER 65537 }
-        let mut n = vec![0x00, 0xC0];
-        n.extend(std::iter::repeat_n(0x11, 127));
-        let mut seq = vec![0x02, 0x81, n.len() as u8];
-        seq.extend(&n);
-        seq.extend([0x02, 0x03, 0x01, 0x00, 0x01]);
-        let mut der = vec![0x30, 0x81, seq.len() as u8];
-        der.extend(&seq);
-        assert_eq!(rsa_modulus_bits(&der), Some(1024));
-        assert_eq!(rsa_modulus_bits(&der[..10]), None);
-        assert_eq!(rsa_modulus_bits(&[0x31, 0x00]), None);
-    }
 
     fn rsa_cert(bits: usize) -> Vec<u8> {
         use rsa::pkcs8::EncodePrivateKey;

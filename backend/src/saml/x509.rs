@@ -179,6 +179,16 @@ impl<'a> Der<'a> {
     }
 }
 
+/// The bit length of the modulus of an RSAPublicKey (PKCS#1 DER, as in
+/// [`Certificate::public_key`]), or None when it is not one.
+pub fn rsa_modulus_bits(rsa_public_key: &[u8]) -> Option<usize> {
+    let seq = Der::new(rsa_public_key).expect(0x30).ok()?;
+    let n = Der::new(seq).expect(0x02).ok()?;
+    let first = n.iter().position(|&b| b != 0)?;
+    let n = &n[first..];
+    Some(n.len() * 8 - n[0].leading_zeros() as usize)
+}
+
 /// Parse one DER certificate (no PEM, no trailing bytes).
 pub fn parse_certificate(der: &[u8]) -> Result<Certificate, CertError> {
     let mut outer = Der::new(der);
@@ -783,5 +793,20 @@ mod tests {
         assert!(oid_text(&[0x2a, 0x86]).is_err());
         assert!(oid_text(&[0x2a, 0x80, 0x01]).is_err());
         assert!(oid_text(&[0xff; 20]).is_err());
+    }
+
+    #[test]
+    fn modulus_bits_are_read_from_the_key() {
+        // SEQUENCE { INTEGER 0x00 0xC0 .. (1024 bits), INTEGER 65537 }
+        let mut n = vec![0x00, 0xC0];
+        n.extend(std::iter::repeat_n(0x11, 127));
+        let mut seq = vec![0x02, 0x81, n.len() as u8];
+        seq.extend(&n);
+        seq.extend([0x02, 0x03, 0x01, 0x00, 0x01]);
+        let mut der = vec![0x30, 0x81, seq.len() as u8];
+        der.extend(&seq);
+        assert_eq!(rsa_modulus_bits(&der), Some(1024));
+        assert_eq!(rsa_modulus_bits(&der[..10]), None);
+        assert_eq!(rsa_modulus_bits(&[0x31, 0x00]), None);
     }
 }
