@@ -310,8 +310,8 @@ fn samlp_like_response() -> String {
 
 /// `xmlsec1 --verify` with the pinned certificate: true when it verifies.
 fn xmlsec1_verifies(doc: &str, cert_pem: &std::path::Path, id_node: &str) -> bool {
-    let dir = tempdir();
-    let file = dir.join("doc.xml");
+    let dir = TempDir::new();
+    let file = dir.0.join("doc.xml");
     std::fs::write(&file, doc).expect("write");
     let out = Command::new("xmlsec1")
         .args([
@@ -329,28 +329,11 @@ fn xmlsec1_verifies(doc: &str, cert_pem: &std::path::Path, id_node: &str) -> boo
     out.status.success()
 }
 
-fn tempdir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("broker-c14n-{}", uuid_like()));
-    std::fs::create_dir_all(&d).expect("tempdir");
-    d
-}
-
-fn uuid_like() -> String {
-    format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-    )
-}
-
 #[test]
 fn signature_verdicts_match_xmlsec1_with_the_pinned_key() {
-    let dir = tempdir();
-    let pem = dir.join("idp.pem");
-    std::fs::write(&pem, pem_cert(&idp_key().cert_der().expect("der"))).expect("pem");
+    let dir = TempDir::new();
+    let pem = dir.0.join("idp.pem");
+    std::fs::write(&pem, pem_certificate(&idp_key().cert_der().expect("der"))).expect("pem");
     let keys = [dsig::key_from_certificate(&idp_key().cert_der().expect("der")).expect("key")];
     let valid = signed(&spec());
     let s = spec();
@@ -433,18 +416,4 @@ fn flip_base64(doc: &str, after: &str) -> String {
     let mut b = doc.as_bytes().to_vec();
     b[i] = if b[i] == b'A' { b'B' } else { b'A' };
     String::from_utf8(b).expect("utf-8")
-}
-
-fn pem_cert(der: &[u8]) -> String {
-    use base64::Engine;
-    let b = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = b
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap_or_default())
-        .collect();
-    format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-        lines.join("\n")
-    )
 }

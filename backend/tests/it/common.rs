@@ -85,6 +85,22 @@ pub fn check(xml: &str) -> Result<saml_broker::saml::VerifiedAssertion, String> 
         .map_err(|r| r.error.code().to_string())
 }
 
+/// A DER certificate as PEM (for xmlsec1, the tests' signature oracle).
+#[allow(dead_code)]
+pub fn pem_certificate(der: &[u8]) -> String {
+    use base64::Engine;
+    let b = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap_or_default())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
+}
+
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {

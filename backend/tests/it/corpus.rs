@@ -293,19 +293,6 @@ fn tamper(doc: &[u8], signed_id: &str) -> Vec<u8> {
     panic!("nothing to tamper with after ID {signed_id}")
 }
 
-fn pem(der: &[u8]) -> String {
-    let b = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = b
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap_or_default())
-        .collect();
-    format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-        lines.join("\n")
-    )
-}
-
 /// `xmlsec1 --verify` of the signature that is a child of the element with
 /// this ID, with the certificates as the only keys (KeyInfo is not read:
 /// some fixtures carry a malformed X509Certificate there).
@@ -331,7 +318,7 @@ fn xmlsec1_verifies(dir: &Path, doc: &[u8], signed_id: &str, certs: &[Vec<u8>]) 
     ));
     for (i, c) in certs.iter().enumerate() {
         let p = dir.join(format!("cert{i}.pem"));
-        std::fs::write(&p, pem(c)).expect("pem");
+        std::fs::write(&p, crate::common::pem_certificate(c)).expect("pem");
         cmd.arg("--pubkey-cert-pem").arg(p);
     }
     let out = cmd
