@@ -10,7 +10,7 @@
 use chrono::{Duration, Utc};
 use futures_util::TryStreamExt;
 use saml_broker::audit::chain::{canonical, hash, GENESIS};
-use saml_broker::audit::query::{self, Filter};
+use saml_broker::audit::Filter;
 use saml_broker::audit::{export, AuditEvent, Outcome};
 use std::time::Instant;
 
@@ -40,6 +40,7 @@ async fn run() {
     let url = format!("sqlite://{}/bench.db", dir.display());
     let store = saml_broker::store::Store::open(&url).await.expect("open");
     store.migrate().await.expect("migrate");
+    let trail = store.audit();
     // The rows are written directly, through the same Any driver the audit trail uses.
     let pool = sqlx::AnyPool::connect(&url).await.expect("any pool");
     let pool = &pool;
@@ -150,14 +151,12 @@ async fn run() {
         let mut rows = 0;
         for _ in 0..21 {
             let t = Instant::now();
-            let page = query::page(pool, f, None, 50).await.expect("page");
+            let page = trail.page(f, None, 50).await.expect("page");
             times.push(t.elapsed().as_secs_f64() * 1000.0);
             rows = page.len();
             // The next page, keyset.
             if let Some(last) = page.last() {
-                let _ = query::page(pool, f, Some(last.seq), 50)
-                    .await
-                    .expect("page 2");
+                let _ = trail.page(f, Some(last.seq), 50).await.expect("page 2");
             }
         }
         times.sort_by(|a, b| a.total_cmp(b));
@@ -173,7 +172,7 @@ async fn run() {
     for format in ["jsonl", "csv"] {
         let t = Instant::now();
         let filter = Filter::default();
-        let mut stream = std::pin::pin!(query::stream(pool, &filter));
+        let mut stream = trail.stream(filter);
         let mut bytes = 0usize;
         let mut count = 0usize;
         while let Some(r) = stream.try_next().await.expect("row") {
@@ -193,8 +192,7 @@ async fn run() {
         );
     }
     let t = Instant::now();
-    let audit = saml_broker::audit::Audit::new(pool.clone());
-    let r = audit.verify().await.expect("verify");
+    let r = trail.verify().await.expect("verify");
     println!(
         "audit verify: {} events, intact={} in {:.1} s",
         r.events,

@@ -1,20 +1,16 @@
-//! The hash chain: append (linear even with several writers) and verify.
+//! The hash chain: how an event is linked and hashed, and the checks
+//! `verify` makes (the same for every backend; the store appends).
 //!
 //! `hash = SHA-256(prev_hash || "\n" || canonical)`, where `canonical` is a
 //! JSON array of the event's fields in a fixed order, with `detail` as the
 //! exact JSON text stored. The first event's `prev_hash` is 64 zeros, or the
 //! retention anchor's hash once older events have been archived.
 
-use super::{AuditError, AuditEvent, Outcome, Record};
+use super::{AuditEvent, Record};
 use chrono::{DateTime, Utc};
-use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
-use sqlx::any::AnyRow;
-use sqlx::Row;
-use sqlx::{AnyConnection, AnyPool};
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-const ATTEMPTS: u32 = 8;
 
 /// The canonical bytes hashed for an event.
 pub fn canonical(e: &AuditEvent, detail_text: &str) -> String {
@@ -45,168 +41,21 @@ pub fn hash(prev_hash: &str, canonical: &str) -> String {
     hex::encode(h.finalize())
 }
 
-/// The chain head: the seq and hash the next event links to.
-async fn head(conn: &mut AnyConnection) -> Result<(i64, String), sqlx::Error> {
-    if let Some(r) = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await?
-    {
-        return Ok((r.get("seq"), r.get("hash")));
-    }
-    Ok(
-        sqlx::query("SELECT seq, hash FROM audit_anchor WHERE one = 1")
-            .fetch_optional(&mut *conn)
-            .await?
-            .map(|r| (r.get("seq"), r.get("hash")))
-            .unwrap_or((0, GENESIS.to_string())),
-    )
-}
-
-async fn anchor(pool: &AnyPool) -> Result<Option<(i64, String)>, sqlx::Error> {
-    Ok(
-        sqlx::query("SELECT seq, hash FROM audit_anchor WHERE one = 1")
-            .fetch_optional(pool)
-            .await?
-            .map(|r| (r.get("seq"), r.get("hash"))),
-    )
-}
-
-fn is_conflict(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
-/// Append one event. The head is read and the event inserted inside one
-/// `BEGIN IMMEDIATE` transaction, which takes SQLite's write lock, so writers
-/// in other processes queue behind it. UNIQUE(seq), UNIQUE(prev_hash) are a
-/// second line of defence: a conflicting insert is retried on the new head.
-pub async fn append(pool: &AnyPool, e: &AuditEvent) -> Result<Record, AuditError> {
-    // Run to completion even if the caller goes away (a client disconnect
-    // drops the request future): a transaction must never be left open on a
-    // pooled connection holding the chain's write lock.
-    let (pool, e) = (pool.clone(), e.clone());
-    tokio::spawn(async move { append_now(&pool, &e).await })
-        .await
-        .map_err(|err| AuditError::Dynamo(format!("audit append task failed: {err}")))?
-}
-
-async fn append_now(pool: &AnyPool, e: &AuditEvent) -> Result<Record, AuditError> {
-    let detail_text = serde_json::to_string(&e.detail)?;
-    let text = canonical(e, &detail_text);
-    let pg = super::is_postgres(pool);
-    let mut conn = pool.acquire().await?;
-    for _ in 0..ATTEMPTS {
-        let begin = if pg {
-            // One writer at a time across every instance: a transaction-scoped
-            // advisory lock, waited for at most 5 s.
-            "BEGIN"
-        } else {
-            "BEGIN IMMEDIATE"
-        };
-        sqlx::query(begin).execute(&mut *conn).await?;
-        let res = async {
-            if pg {
-                sqlx::query("SET LOCAL lock_timeout = '5s'")
-                    .execute(&mut *conn)
-                    .await?;
-                sqlx::query("SELECT pg_advisory_xact_lock(7272727)")
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            let rec = insert_at_head(&mut conn, pg, e, &detail_text, &text).await?;
-            sqlx::query("COMMIT").execute(&mut *conn).await?;
-            Ok::<_, sqlx::Error>(rec)
-        }
-        .await;
-        match res {
-            Ok(rec) => return Ok(rec),
-            Err(err) => {
-                // Every failure after BEGIN ends the transaction here.
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                if !is_conflict(&err) {
-                    return Err(err.into());
-                }
-            }
-        }
-    }
-    Err(AuditError::Contended(ATTEMPTS))
-}
-
-async fn insert_at_head(
-    conn: &mut AnyConnection,
-    pg: bool,
+/// The record `e` becomes when appended after `(prev_seq, prev_hash)`, and
+/// the exact detail text that was hashed (every backend stores that text).
+pub fn link(
+    prev_seq: i64,
+    prev_hash: &str,
     e: &AuditEvent,
-    detail_text: &str,
-    text: &str,
-) -> Result<Record, sqlx::Error> {
-    let (last_seq, prev) = head(conn).await?;
-    let h = hash(&prev, text);
-    let seq = last_seq + 1;
-    let insert = "INSERT INTO audit_events (seq, id, time, time_ms, event, outcome, subject, source_ip, user_agent, request_id, idp, assertion_id, role_arn, access_key_id, reason, detail, prev_hash, hash) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    let insert = if pg {
-        crate::store::numbered(insert)
-    } else {
-        insert.to_string()
-    };
-    sqlx::query(&insert)
-        .bind(seq)
-        .bind(&e.id)
-        .bind(&e.time)
-        .bind(e.time_ms())
-        .bind(&e.event)
-        .bind(e.outcome.as_str())
-        .bind(&e.subject)
-        .bind(&e.source_ip)
-        .bind(&e.user_agent)
-        .bind(&e.request_id)
-        .bind(&e.idp)
-        .bind(&e.assertion_id)
-        .bind(&e.role_arn)
-        .bind(&e.access_key_id)
-        .bind(&e.reason)
-        .bind(detail_text)
-        .bind(&prev)
-        .bind(&h)
-        .execute(&mut *conn)
-        .await?;
-    Ok(Record {
-        seq,
-        event: e.clone(),
-        prev_hash: prev,
-        hash: h,
-    })
-}
-
-/// Read a stored row back into a record (and the exact detail text).
-pub fn from_row(r: &AnyRow) -> Result<(Record, String), sqlx::Error> {
-    let detail_text: String = r.try_get("detail")?;
-    let detail = serde_json::from_str(&detail_text).unwrap_or_default();
-    let outcome: String = r.try_get("outcome")?;
+) -> Result<(Record, String), serde_json::Error> {
+    let detail_text = serde_json::to_string(&e.detail)?;
+    let h = hash(prev_hash, &canonical(e, &detail_text));
     Ok((
         Record {
-            seq: r.try_get("seq")?,
-            event: AuditEvent {
-                id: r.try_get("id")?,
-                time: r.try_get("time")?,
-                event: r.try_get("event")?,
-                outcome: if outcome == "success" {
-                    Outcome::Success
-                } else {
-                    Outcome::Failure
-                },
-                subject: r.try_get("subject")?,
-                source_ip: r.try_get("source_ip")?,
-                user_agent: r.try_get("user_agent")?,
-                request_id: r.try_get("request_id")?,
-                idp: r.try_get("idp")?,
-                assertion_id: r.try_get("assertion_id")?,
-                role_arn: r.try_get("role_arn")?,
-                access_key_id: r.try_get("access_key_id")?,
-                reason: r.try_get("reason")?,
-                detail,
-            },
-            prev_hash: r.try_get("prev_hash")?,
-            hash: r.try_get("hash")?,
+            seq: prev_seq + 1,
+            event: e.clone(),
+            prev_hash: prev_hash.to_string(),
+            hash: h,
         },
         detail_text,
     ))
@@ -288,19 +137,6 @@ impl Walk {
             broken,
         }
     }
-}
-
-/// Walk the chain in seq order and check every link and every hash.
-pub async fn verify(pool: &AnyPool) -> Result<VerifyReport, AuditError> {
-    let mut walk = Walk::new(anchor(pool).await?);
-    let mut rows = sqlx::query("SELECT * FROM audit_events ORDER BY seq").fetch(pool);
-    while let Some(row) = rows.try_next().await? {
-        let (rec, detail_text) = from_row(&row)?;
-        if let Some(b) = walk.check(&rec, &detail_text) {
-            return Ok(walk.report(Some(b)));
-        }
-    }
-    Ok(walk.report(None))
 }
 
 /// The last verification's result, for the admin page.

@@ -6,21 +6,20 @@
 //! fail closed when [`Audit::record`] returns an error.
 
 pub mod chain;
-pub mod dynamo;
 pub mod export;
 pub mod query;
 pub mod retention;
 
+use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
+use futures_util::Stream;
 use serde::{Deserialize, Serialize};
-use sqlx::AnyPool;
+use std::pin::Pin;
 use std::sync::Arc;
-use tokio::sync::Mutex;
 
 pub use chain::{ChainStatus, VerifyReport};
+pub use query::{Bucket, Filter};
 
-/// Every event name the broker writes (docs/audit.md), so the admin filter
-/// offers each one even before the trail holds it.
 /// The audit event names (docs/audit.md). Code names events through these
 /// constants, never through string literals.
 pub mod names {
@@ -39,6 +38,8 @@ pub mod names {
     pub const AUDIT_ARCHIVED: &str = "audit.archived";
 }
 
+/// Every event name the broker writes (docs/audit.md), so the admin filter
+/// offers each one even before the trail holds it.
 pub const EVENT_NAMES: &[&str] = &[
     names::CONFIG_LOADED,
     names::LOGIN_SUCCEEDED,
@@ -138,33 +139,80 @@ impl AuditEvent {
 pub enum AuditError {
     #[error("audit event could not be encoded: {0}")]
     Encode(#[from] serde_json::Error),
+    /// The backend failed (its own words: a database error, DynamoDB, a full disk).
     #[error("audit store: {0}")]
-    Store(#[from] sqlx::Error),
+    Store(String),
     #[error("audit chain head moved {0} times in a row; giving up")]
     Contended(u32),
-    #[error("audit store (DynamoDB): {0}")]
-    Dynamo(String),
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
-pub use crate::store::{dialect as sql, is_postgres};
+/// A boxed stream of audit reads (`'static`, for `Body::from_stream`).
+pub type RecordStream<T> = Pin<Box<dyn Stream<Item = Result<T, AuditError>> + Send>>;
 
-/// Where the trail lives.
-#[derive(Clone)]
-enum Backend {
-    /// SQLite or PostgreSQL, through sqlx's `Any` driver.
-    Sql(AnyPool),
-    /// DynamoDB (the serverless deployment).
-    Dynamo(dynamo::DynamoAudit),
+/// Where the trail is kept: implemented by each store backend (store::sql,
+/// store::dynamo, store::memory). The trail's rules (what an event holds,
+/// how it is hashed, what verification checks) live here in `audit`; a
+/// backend only appends in order and reads back.
+#[async_trait]
+pub trait AuditLog: Send + Sync + 'static {
+    /// Append `events`, in order, as one durable unit: when this returns Ok,
+    /// every one is committed (and synced); on an error none is.
+    async fn append(&self, events: Vec<AuditEvent>) -> Result<Vec<Record>, AuditError>;
+    /// The retention anchor's `(seq, hash)`, when older events were archived.
+    async fn anchor(&self) -> Result<Option<(i64, String)>, AuditError>;
+    /// Every event, oldest first, with the exact detail text that was hashed.
+    fn chain(&self) -> RecordStream<(Record, String)>;
+    /// Up to `limit` (1..=1000) matching events, newest first, all with
+    /// `seq < before` when given (keyset pagination).
+    async fn page(
+        &self,
+        f: &Filter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Record>, AuditError>;
+    async fn get(&self, id: &str) -> Result<Option<Record>, AuditError>;
+    async fn histogram(&self, f: &Filter, buckets: usize) -> Result<Vec<Bucket>, AuditError>;
+    /// The event names present, sorted; empty on an error (logged).
+    async fn distinct_events(&self) -> Vec<String>;
+    /// The first matching event's time, when the backend finds it cheaply.
+    async fn first_time(&self, _f: &Filter) -> Option<DateTime<Utc>> {
+        None
+    }
+    /// How many events match, when the backend counts cheaply.
+    async fn count(&self, _f: &Filter) -> Option<u64> {
+        None
+    }
+    /// Every matching event, oldest first, bounded by the head when the
+    /// first batch is read.
+    fn stream(&self, f: Filter) -> RecordStream<Record>;
+    /// Retention: the `(first, last)` seq of the events to archive (those up
+    /// to the last one older than `cutoff`), or None when there are none.
+    async fn retention_range(
+        &self,
+        _cutoff: DateTime<Utc>,
+    ) -> Result<Option<(i64, i64)>, AuditError> {
+        Err(AuditError::Unsupported(RETENTION_UNSUPPORTED))
+    }
+    /// Retention: anchor the chain on `(last, hash)` and delete every event
+    /// up to `last`, in one transaction.
+    async fn anchor_and_delete(
+        &self,
+        _last: i64,
+        _hash: &str,
+        _archive: &str,
+    ) -> Result<(), AuditError> {
+        Err(AuditError::Unsupported(RETENTION_UNSUPPORTED))
+    }
 }
 
-/// The audit trail: an append-only, hash-chained table in the store.
+const RETENTION_UNSUPPORTED: &str = "retention is not available for the DynamoDB store; archive with `saml-broker audit export` and DynamoDB's own tools";
+
+/// The audit trail: an append-only, hash-chained log in the store.
 #[derive(Clone)]
 pub struct Audit {
-    backend: Backend,
-    /// Serialises this process's appends (other processes are kept linear by
-    /// the database: a write lock and UNIQUE constraints, or DynamoDB's
-    /// conditional transaction on the chain head).
-    head: Arc<Mutex<()>>,
+    log: Arc<dyn AuditLog>,
     status: Arc<std::sync::Mutex<ChainStatus>>,
 }
 
@@ -174,52 +222,36 @@ impl std::fmt::Debug for Audit {
     }
 }
 
-fn dyn_err(e: crate::store::dynamo::DynamoError) -> AuditError {
-    match e {
-        crate::store::dynamo::DynamoError::Contended(n) => AuditError::Contended(n),
-        other => AuditError::Dynamo(other.to_string()),
-    }
-}
-
 impl Audit {
-    pub fn new(pool: AnyPool) -> Self {
-        Self::with(Backend::Sql(pool))
-    }
-
-    pub fn dynamo(d: dynamo::DynamoAudit) -> Self {
-        Self::with(Backend::Dynamo(d))
-    }
-
-    fn with(backend: Backend) -> Self {
+    pub fn new(log: Arc<dyn AuditLog>) -> Self {
         Self {
-            backend,
-            head: Arc::new(Mutex::new(())),
+            log,
             status: Arc::new(std::sync::Mutex::new(ChainStatus::NotChecked)),
         }
     }
 
-    /// The SQL pool, when the trail is in SQLite or PostgreSQL.
-    pub fn sql_pool(&self) -> Option<&AnyPool> {
-        match &self.backend {
-            Backend::Sql(p) => Some(p),
-            Backend::Dynamo(_) => None,
-        }
+    /// The backend, for retention.
+    pub fn log(&self) -> &dyn AuditLog {
+        self.log.as_ref()
     }
 
     /// Append `event` to the chain and log it. An error means the event is
     /// not recorded and the caller must not carry out the request.
     pub async fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
-        let line = serde_json::to_string(&event)?;
-        let _guard = self.head.lock().await;
-        match &self.backend {
-            Backend::Sql(p) => {
-                chain::append(p, &event).await?;
-            }
-            Backend::Dynamo(d) => {
-                d.append(&event).await.map_err(dyn_err)?;
-            }
+        self.record_all(vec![event]).await
+    }
+
+    /// Append `events` as one unit (all or none) and log them.
+    pub async fn record_all(&self, events: Vec<AuditEvent>) -> Result<(), AuditError> {
+        let lines = events
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<_>, _>>()?;
+        let records = self.log.append(events).await?;
+        for (rec, line) in records.iter().zip(lines) {
+            let e = &rec.event;
+            tracing::info!(target: "audit", event = %e.event, outcome = e.outcome.as_str(), "{line}");
         }
-        tracing::info!(target: "audit", event = %event.event, outcome = event.outcome.as_str(), "{line}");
         Ok(())
     }
 
@@ -233,10 +265,17 @@ impl Audit {
 
     /// Verify the whole chain now and remember the result.
     pub async fn verify(&self) -> Result<VerifyReport, AuditError> {
-        let report = match &self.backend {
-            Backend::Sql(p) => chain::verify(p).await?,
-            Backend::Dynamo(d) => d.verify().await.map_err(dyn_err)?,
-        };
+        use futures_util::TryStreamExt;
+        let mut walk = chain::Walk::new(self.log.anchor().await?);
+        let mut rows = self.log.chain();
+        let mut broken = None;
+        while let Some((rec, detail_text)) = rows.try_next().await? {
+            if let Some(b) = walk.check(&rec, &detail_text) {
+                broken = Some(b);
+                break;
+            }
+        }
+        let report = walk.report(broken);
         if let Ok(mut s) = self.status.lock() {
             *s = ChainStatus::from_report(&report, Utc::now());
         }
@@ -246,73 +285,38 @@ impl Audit {
     /// A page of events, newest first (keyset pagination on `seq`).
     pub async fn page(
         &self,
-        f: &query::Filter,
+        f: &Filter,
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<Record>, AuditError> {
-        match &self.backend {
-            Backend::Sql(p) => Ok(query::page(p, f, before, limit).await?),
-            Backend::Dynamo(d) => d.page(f, before, limit).await.map_err(dyn_err),
-        }
+        self.log.page(f, before, limit).await
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<Record>, AuditError> {
-        match &self.backend {
-            Backend::Sql(p) => Ok(query::get(p, id).await?),
-            Backend::Dynamo(d) => d.get(id).await.map_err(dyn_err),
-        }
+        self.log.get(id).await
     }
 
-    pub async fn histogram(
-        &self,
-        f: &query::Filter,
-        buckets: usize,
-    ) -> Result<Vec<query::Bucket>, AuditError> {
-        match &self.backend {
-            Backend::Sql(p) => Ok(query::histogram(p, f, buckets).await?),
-            Backend::Dynamo(d) => d.histogram(f, buckets).await.map_err(dyn_err),
-        }
+    pub async fn histogram(&self, f: &Filter, buckets: usize) -> Result<Vec<Bucket>, AuditError> {
+        self.log.histogram(f, buckets).await
     }
 
     pub async fn distinct_events(&self) -> Vec<String> {
-        match &self.backend {
-            Backend::Sql(p) => query::distinct_events(p).await,
-            Backend::Dynamo(d) => d.distinct_events().await,
-        }
+        self.log.distinct_events().await
     }
 
     /// The first matching event's time, when the backend can find it
     /// cheaply (SQL; None on DynamoDB or on an error).
-    pub async fn first_time(&self, f: &query::Filter) -> Option<DateTime<Utc>> {
-        match &self.backend {
-            Backend::Sql(p) => query::first_time(p, f).await.ok().flatten(),
-            Backend::Dynamo(_) => None,
-        }
+    pub async fn first_time(&self, f: &Filter) -> Option<DateTime<Utc>> {
+        self.log.first_time(f).await
     }
 
     /// How many events match, when the backend can count cheaply (SQL).
-    pub async fn count(&self, f: &query::Filter) -> Option<u64> {
-        match &self.backend {
-            Backend::Sql(p) => query::count(p, f)
-                .await
-                .ok()
-                .and_then(|n| u64::try_from(n).ok()),
-            Backend::Dynamo(_) => None,
-        }
+    pub async fn count(&self, f: &Filter) -> Option<u64> {
+        self.log.count(f).await
     }
 
     /// Every matching event, oldest first, streamed.
-    pub fn stream(
-        &self,
-        f: query::Filter,
-    ) -> std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Record, AuditError>> + Send>>
-    {
-        use futures_util::StreamExt;
-        match &self.backend {
-            Backend::Sql(p) => {
-                Box::pin(query::stream_owned(p.clone(), f).map(|r| r.map_err(AuditError::from)))
-            }
-            Backend::Dynamo(d) => Box::pin(d.stream(&f).map(|r| r.map_err(dyn_err))),
-        }
+    pub fn stream(&self, f: Filter) -> RecordStream<Record> {
+        self.log.stream(f)
     }
 }

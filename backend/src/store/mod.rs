@@ -1,22 +1,20 @@
-//! Server-side state: pending AuthnRequests, the replay cache and sessions.
-//! The backend is chosen by the storage URL scheme: `sqlite://FILE` or
-//! `postgres://…`.
+//! Server-side state: pending AuthnRequests, the replay cache, sessions and
+//! the audit trail's storage. The backend is chosen by the storage URL:
+//! `sqlite://FILE`, `postgres://…` ([`sql`]), `dynamodb://PREFIX`
+//! ([`dynamo`]); [`memory`] is for tests.
+//!
+//! Each backend implements [`StateStore`] (here) and
+//! [`crate::audit::AuditLog`] (the trail's rules stay in `audit`).
 //! Knows nothing of business rules.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::any::AnyPoolOptions;
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::AnyPool;
-use sqlx::{Row, SqlitePool};
-use std::str::FromStr;
-use std::time::Duration;
-use tower_sessions_sqlx_store::{
-    PostgresStore as PostgresSessionStore, SqliteStore as SqliteSessionStore,
-};
+use std::sync::Arc;
 
 pub mod dynamo;
+pub mod memory;
 mod sessions;
+pub mod sql;
 pub use sessions::Sessions;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +23,9 @@ pub enum StoreError {
     Unsupported(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// A write (group-committed) failed; nothing of it was kept.
+    #[error("database write failed: {0}")]
+    Write(String),
     #[error(
         "the directory {dir} for the SQLite file does not exist; create it or change storage.url"
     )]
@@ -33,38 +34,6 @@ pub enum StoreError {
     Dynamo(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-}
-
-fn dyn_err(e: dynamo::DynamoError) -> StoreError {
-    StoreError::Dynamo(e.to_string())
-}
-
-/// The directory a `sqlite://FILE` URL needs, when it does not exist
-/// (SQLite itself only says "unable to open database file").
-fn sqlite_missing_dir(url: &str) -> Option<String> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let file = rest.split('?').next().unwrap_or_default();
-    if file.is_empty() || file.starts_with(':') {
-        return None;
-    }
-    let dir = std::path::Path::new(file).parent()?;
-    if dir.as_os_str().is_empty() || dir.is_dir() {
-        return None;
-    }
-    Some(dir.display().to_string())
-}
-
-/// Why no connection could be made: the pool only says it timed out, so
-/// one connection is tried directly for the real error (refused, DNS,
-/// authentication).
-async fn pg_cause(url: &str) -> StoreError {
-    use sqlx::Connection;
-    match tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(url)).await {
-        Ok(Err(e)) => StoreError::Db(e),
-        _ => StoreError::Db(sqlx::Error::PoolTimedOut),
-    }
 }
 
 /// A pending SP-initiated login.
@@ -79,55 +48,75 @@ pub struct Pending {
     pub browser_nonce: String,
 }
 
-/// Which database a [`Store`] talks to.
-#[derive(Clone, Debug)]
-pub enum Backend {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-    Dynamo(dynamo::DynamoStore),
-}
-
-#[derive(Clone, Debug)]
-pub struct Store {
-    backend: Backend,
-    /// The same database through sqlx's `Any` driver (SQL backends), for the
-    /// audit module, whose SQL is written once for both engines.
-    any: Option<AnyPool>,
-}
-
-/// `?` placeholders in order, as PostgreSQL's `$1, $2, …`.
-pub fn numbered(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push_str(&format!("${n}"));
-        } else {
-            out.push(c);
-        }
+/// The broker's state (everything but the audit trail), as each backend
+/// keeps it. Every write is durable when the call returns Ok.
+#[async_trait]
+pub trait StateStore: Send + Sync + 'static {
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Create or upgrade the schema.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Whether `serve` migrates by itself (SQL; DynamoDB tables come from
+    /// the deployment or `migrate`).
+    fn migrates_on_start(&self) -> bool {
+        true
     }
-    out
+    async fn put_pending(
+        &self,
+        relay_state: &str,
+        pending: &Pending,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Remove and return the pending request for `relay_state` if it was
+    /// started by the browser holding `browser_nonce` and has not expired.
+    /// A request from another browser is left in place (it cannot be burned
+    /// by someone who merely saw the RelayState).
+    async fn take_pending(
+        &self,
+        relay_state: &str,
+        browser_nonce: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Pending>, StoreError>;
+    /// Record an accepted assertion id. Returns false when it was already
+    /// seen and is still remembered (a replay). Atomic, so two instances
+    /// racing on the same id cannot both win.
+    async fn remember_assertion(
+        &self,
+        assertion_id: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Delete expired rows; returns how many.
+    async fn sweep(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// The tower-sessions store over the same backend.
+    fn sessions(&self) -> Sessions;
 }
 
-/// Whether an `Any` pool talks to PostgreSQL (else SQLite).
-pub fn is_postgres(pool: &AnyPool) -> bool {
-    pool.connect_options()
-        .database_url
-        .scheme()
-        .starts_with("postgres")
+/// The store the application uses: one backend seen through both traits.
+#[derive(Clone)]
+pub struct Store {
+    state: Arc<dyn StateStore>,
+    audit: Arc<dyn crate::audit::AuditLog>,
+    /// The read pool, for a SQL backend (benches, and tests that tamper).
+    sql: Option<sqlx::AnyPool>,
 }
 
-/// SQL written with `?` placeholders, in the pool's dialect.
-pub fn dialect(pool: &AnyPool, s: &str) -> String {
-    if is_postgres(pool) {
-        numbered(s)
-    } else {
-        s.to_string()
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
     }
 }
 
 impl Store {
+    fn with<B: StateStore + crate::audit::AuditLog>(b: B, sql: Option<sqlx::AnyPool>) -> Self {
+        let b = Arc::new(b);
+        Self {
+            state: b.clone(),
+            audit: b,
+            sql,
+        }
+    }
+
     /// Open the store named by `url`, including `dynamodb://<prefix>` (which
     /// uses the default AWS credentials and `aws.region` / `aws.endpoint_url`).
     pub async fn open_with(url: &str, aws: &crate::config::AwsConfig) -> Result<Self, StoreError> {
@@ -141,124 +130,56 @@ impl Store {
 
     /// Open (creating a SQLite file when absent) the SQL store named by `url`.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        sqlx::any::install_default_drivers();
-        if url.starts_with("sqlite:") {
-            if let Some(dir) = sqlite_missing_dir(url) {
-                return Err(StoreError::NoDirectory { dir });
+        match sql::SqlStore::open(url).await? {
+            Some(s) => {
+                let pool = s.pool().clone();
+                Ok(Self::with(s, Some(pool)))
             }
-            let opts = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .busy_timeout(Duration::from_secs(5));
-            let pool = SqlitePoolOptions::new()
-                .max_connections(8)
-                .connect_with(opts)
-                .await?;
-            let any = AnyPoolOptions::new()
-                .max_connections(4)
-                .connect(url)
-                .await?;
-            return Ok(Self {
-                backend: Backend::Sqlite(pool),
-                any: Some(any),
-            });
-        }
-        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let pool = match PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(5))
-                .connect(url)
-                .await
-            {
-                Ok(p) => p,
-                Err(sqlx::Error::PoolTimedOut) => return Err(pg_cause(url).await),
-                Err(e) => return Err(e.into()),
-            };
-            let any = AnyPoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(5))
-                .connect(url)
-                .await?;
-            return Ok(Self {
-                backend: Backend::Postgres(pool),
-                any: Some(any),
-            });
-        }
-        Err(StoreError::Unsupported(url.to_string()))
-    }
-
-    /// Create or upgrade the schema (ours and the session store's).
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
-            Backend::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
-            Backend::Dynamo(d) => {
-                d.create_tables().await.map_err(dyn_err)?;
-                return Ok(());
-            }
-        }
-        self.sessions().migrate().await?;
-        Ok(())
-    }
-
-    pub fn sessions(&self) -> Sessions {
-        match &self.backend {
-            Backend::Sqlite(p) => Sessions::Sqlite(SqliteSessionStore::new(p.clone())),
-            Backend::Postgres(p) => Sessions::Postgres(PostgresSessionStore::new(p.clone())),
-            Backend::Dynamo(d) => Sessions::Dynamo(d.sessions()),
+            None => Err(StoreError::Unsupported(url.to_string())),
         }
     }
 
     /// A store over DynamoDB tables (`dynamodb://<prefix>`).
     pub fn dynamo(d: dynamo::DynamoStore) -> Self {
         Self {
-            backend: Backend::Dynamo(d),
-            any: None,
+            audit: Arc::new(d.audit()),
+            state: Arc::new(d),
+            sql: None,
         }
+    }
+
+    /// A store in this process's memory (tests; nothing survives a restart).
+    pub fn memory() -> Self {
+        Self::with(memory::MemoryStore::default(), None)
+    }
+
+    /// The SQL read pool, when the backend is SQLite or PostgreSQL.
+    pub fn sql_pool(&self) -> Option<&sqlx::AnyPool> {
+        self.sql.as_ref()
+    }
+
+    /// Create or upgrade the schema.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        self.state.migrate().await
+    }
+
+    pub fn sessions(&self) -> Sessions {
+        self.state.sessions()
     }
 
     /// Whether `serve` creates or upgrades the schema itself (SQL stores).
     /// DynamoDB tables come from the deployment (template.yaml) or `migrate`.
     pub fn migrates_on_start(&self) -> bool {
-        !matches!(self.backend, Backend::Dynamo(_))
+        self.state.migrates_on_start()
     }
 
     /// The audit trail in this store.
     pub fn audit(&self) -> crate::audit::Audit {
-        match (&self.backend, &self.any) {
-            (Backend::Dynamo(d), _) => crate::audit::Audit::dynamo(d.audit()),
-            (_, Some(p)) => crate::audit::Audit::new(p.clone()),
-            // `open` builds every SQL store with its Any pool.
-            (_, None) => unreachable!("a SQL store without its Any pool"),
-        }
-    }
-
-    fn pool(&self) -> Result<&AnyPool, StoreError> {
-        self.any
-            .as_ref()
-            .ok_or(StoreError::Unsupported("no SQL pool for this store".into()))
-    }
-
-    fn dynamo_store(&self) -> Option<&dynamo::DynamoStore> {
-        match &self.backend {
-            Backend::Dynamo(d) => Some(d),
-            _ => None,
-        }
+        crate::audit::Audit::new(self.audit.clone())
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        if let Some(d) = self.dynamo_store() {
-            return d.ping().await.map_err(dyn_err);
-        }
-        sqlx::query("SELECT 1").execute(self.pool()?).await?;
-        Ok(())
-    }
-
-    fn dialect(&self, s: &str) -> String {
-        match &self.any {
-            Some(pool) => dialect(pool, s),
-            None => s.to_string(),
-        }
+        self.state.ping().await
     }
 
     pub async fn put_pending(
@@ -268,111 +189,56 @@ impl Store {
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        if let Some(d) = self.dynamo_store() {
-            return d
-                .put_pending(relay_state, pending, now, expires)
-                .await
-                .map_err(dyn_err);
-        }
-        let sql = self.dialect("INSERT INTO pending_requests (relay_state, request_id, return_to, role_hint, browser_nonce, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
-        sqlx::query(&sql)
-            .bind(relay_state)
-            .bind(&pending.request_id)
-            .bind(&pending.return_to)
-            .bind(&pending.role_hint)
-            .bind(&pending.browser_nonce)
-            .bind(now.timestamp())
-            .bind(expires.timestamp())
-            .execute(self.pool()?)
-            .await?;
-        Ok(())
+        self.state
+            .put_pending(relay_state, pending, now, expires)
+            .await
     }
 
-    /// Remove and return the pending request for `relay_state` if it was
-    /// started by the browser holding `browser_nonce` and has not expired.
-    /// A request from another browser is left in place (it cannot be burned
-    /// by someone who merely saw the RelayState).
+    /// See [`StateStore::take_pending`].
     pub async fn take_pending(
         &self,
         relay_state: &str,
         browser_nonce: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Pending>, StoreError> {
-        if let Some(d) = self.dynamo_store() {
-            return d
-                .take_pending(relay_state, browser_nonce, now)
-                .await
-                .map_err(dyn_err);
-        }
-        let sql = self.dialect("DELETE FROM pending_requests WHERE relay_state = ? AND browser_nonce = ? RETURNING request_id, return_to, role_hint, browser_nonce, expires_at");
-        let row = sqlx::query(&sql)
-            .bind(relay_state)
-            .bind(browser_nonce)
-            .fetch_optional(self.pool()?)
-            .await?;
-        Ok(row.and_then(|r| {
-            let expires: i64 = r.get("expires_at");
-            (expires > now.timestamp()).then(|| Pending {
-                request_id: r.get("request_id"),
-                return_to: r.get("return_to"),
-                role_hint: r.get("role_hint"),
-                browser_nonce: r.get("browser_nonce"),
-            })
-        }))
+        self.state
+            .take_pending(relay_state, browser_nonce, now)
+            .await
     }
 
-    /// Record an accepted assertion id. Returns false when it was already
-    /// seen and is still remembered (a replay). One statement, so two
-    /// instances racing on the same id cannot both win.
+    /// See [`StateStore::remember_assertion`].
     pub async fn remember_assertion(
         &self,
         assertion_id: &str,
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        if let Some(d) = self.dynamo_store() {
-            return d
-                .remember_assertion(assertion_id, until, now)
-                .await
-                .map_err(dyn_err);
-        }
-        let sql = self.dialect(
-            "INSERT INTO replay_cache (assertion_id, expires_at) VALUES (?, ?) \
-             ON CONFLICT (assertion_id) DO UPDATE SET expires_at = excluded.expires_at \
-             WHERE replay_cache.expires_at <= ?",
-        );
-        let done = sqlx::query(&sql)
-            .bind(assertion_id)
-            .bind(until.timestamp())
-            .bind(now.timestamp())
-            .execute(self.pool()?)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        self.state
+            .remember_assertion(assertion_id, until, now)
+            .await
     }
 
-    /// Delete expired pending requests and replay entries; returns rows removed.
+    /// Delete expired pending requests, replay entries and sessions.
     pub async fn sweep(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        if let Some(d) = self.dynamo_store() {
-            return d.sweep(now).await.map_err(dyn_err);
-        }
-        let mut n = 0;
-        for table in ["pending_requests", "replay_cache"] {
-            let sql = self.dialect(&format!("DELETE FROM {table} WHERE expires_at <= ?"));
-            n += sqlx::query(&sql)
-                .bind(now.timestamp())
-                .execute(self.pool()?)
-                .await?
-                .rows_affected();
-        }
-        Ok(n)
+        self.state.sweep(now).await
     }
+}
+
+fn dyn_err(e: dynamo::DynamoError) -> StoreError {
+    StoreError::Dynamo(e.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::audit::{AuditEvent, Filter, Outcome};
     use chrono::Duration as D;
+    use std::collections::HashMap;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
 
     async fn store() -> (Store, tempdir::Dir) {
         let dir = tempdir::Dir::new();
@@ -446,5 +312,123 @@ mod tests {
             .await
             .unwrap());
         assert_eq!(s.sweep(now + D::seconds(500)).await.unwrap(), 1);
+        // The in-memory store keeps the same rules.
+        let m = Store::memory();
+        assert!(m
+            .remember_assertion("_a", now + D::seconds(60), now)
+            .await
+            .unwrap());
+        assert!(!m
+            .remember_assertion("_a", now + D::seconds(60), now)
+            .await
+            .unwrap());
+        assert_eq!(m.sweep(now + D::seconds(500)).await.unwrap(), 1);
+    }
+
+    /// The same events through the SQL trail and the in-memory one (which
+    /// reads with `matches` / `histogram_of`, as DynamoDB does): the same
+    /// records, the same pages and the same histograms.
+    #[tokio::test]
+    async fn memory_and_sql_trails_agree() {
+        let (sql, _d) = store().await;
+        let (sql, mem) = (sql.audit(), Store::memory().audit());
+        let specs = [
+            (
+                "login.succeeded",
+                Outcome::Success,
+                "2026-11-24T10:00:00Z",
+                "alice",
+                None,
+            ),
+            (
+                "credentials.issued",
+                Outcome::Success,
+                "2026-11-24T10:00:01Z",
+                "alice",
+                None,
+            ),
+            (
+                "login.failed",
+                Outcome::Failure,
+                "2026-11-24T23:59:59.999Z",
+                "bob",
+                Some("Signature INVALID"),
+            ),
+            (
+                "login.failed",
+                Outcome::Failure,
+                "2026-11-25T00:00:00Z",
+                "bob",
+                Some("audience mismatch"),
+            ),
+            (
+                "credentials.issued",
+                Outcome::Success,
+                "2026-11-25T08:30:00Z",
+                "carol",
+                None,
+            ),
+            (
+                "login.failed",
+                Outcome::Failure,
+                "2026-11-26T12:00:00Z",
+                "alice",
+                Some("expired signature"),
+            ),
+        ];
+        for (name, outcome, time, subject, reason) in specs {
+            let mut e = AuditEvent::new(name, outcome, at(time));
+            e.subject = Some(subject.to_string());
+            e.reason = reason.map(str::to_string);
+            e.role_arn = Some(format!("arn:aws:iam::111111111111:role/{subject}"));
+            e.source_ip = Some(
+                if subject == "bob" {
+                    "198.51.100.7"
+                } else {
+                    "192.0.2.1"
+                }
+                .into(),
+            );
+            sql.record(e.clone()).await.unwrap();
+            mem.record(e).await.unwrap();
+        }
+        assert!(sql.verify().await.unwrap().broken.is_none());
+        assert!(mem.verify().await.unwrap().broken.is_none());
+        let filters: Vec<HashMap<String, String>> = [
+            vec![],
+            vec![("subject", "alice")],
+            vec![("outcome", "failure")],
+            vec![("text", "SIGNATURE")],
+            vec![("since", "2026-11-25")],
+            vec![("until", "2026-11-24")],
+            vec![
+                ("since", "2026-11-24T10:00:01Z"),
+                ("until", "2026-11-25T00:00:00Z"),
+            ],
+            vec![("event", "login.failed"), ("source_ip", "198.51.100.7")],
+            vec![("role", "arn:aws:iam::111111111111:role/carol")],
+            vec![("subject", "nobody")],
+        ]
+        .iter()
+        .map(|pairs| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect();
+        for q in &filters {
+            let f = Filter::from_query(q).unwrap();
+            let sql_page = sql.page(&f, None, 1000).await.unwrap();
+            assert_eq!(mem.page(&f, None, 1000).await.unwrap(), sql_page, "{q:?}");
+            assert_eq!(mem.count(&f).await, sql.count(&f).await, "{q:?}");
+            for n in [1, 3, 24] {
+                assert_eq!(
+                    mem.histogram(&f, n).await.unwrap(),
+                    sql.histogram(&f, n).await.unwrap(),
+                    "{q:?} in {n} buckets"
+                );
+            }
+        }
     }
 }

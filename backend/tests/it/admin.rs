@@ -83,7 +83,7 @@ async fn seed_event(app: &TestApp, e: AuditEvent) -> i64 {
     app.state.audit.record(e).await.unwrap();
     sqlx::query_scalar("SELECT seq FROM audit_events WHERE id = ?")
         .bind(id)
-        .fetch_one(app.state.audit.sql_pool().unwrap())
+        .fetch_one(app.state.store.sql_pool().unwrap())
         .await
         .unwrap()
 }
@@ -91,7 +91,7 @@ async fn seed_event(app: &TestApp, e: AuditEvent) -> i64 {
 async fn count(app: &TestApp, event: &str) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE event = ?")
         .bind(event)
-        .fetch_one(app.state.audit.sql_pool().unwrap())
+        .fetch_one(app.state.store.sql_pool().unwrap())
         .await
         .unwrap()
 }
@@ -100,7 +100,7 @@ async fn count(app: &TestApp, event: &str) -> i64 {
 async fn last_detail(app: &TestApp, event: &str) -> serde_json::Value {
     let r = sqlx::query("SELECT detail, subject, outcome FROM audit_events WHERE event = ? ORDER BY seq DESC LIMIT 1")
         .bind(event)
-        .fetch_one(app.state.audit.sql_pool().unwrap())
+        .fetch_one(app.state.store.sql_pool().unwrap())
         .await
         .unwrap();
     assert_eq!(r.get::<String, _>("subject"), ADMIN);
@@ -248,7 +248,7 @@ async fn non_admins_are_refused_and_the_refusal_is_audited() {
         );
     }
     let r = sqlx::query("SELECT subject, outcome, reason, detail FROM audit_events WHERE event = 'admin.audit_denied' ORDER BY seq")
-        .fetch_all(app.state.audit.sql_pool().unwrap())
+        .fetch_all(app.state.store.sql_pool().unwrap())
         .await
         .unwrap();
     assert_eq!(r.len(), 4);
@@ -549,10 +549,7 @@ async fn an_event_page_shows_every_field() {
     e.reason = Some(HOSTILE.into());
     let id = e.id.clone();
     seed_event(&app, e).await;
-    let stored = saml_broker::audit::query::get(app.state.audit.sql_pool().unwrap(), &id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = app.state.audit.get(&id).await.unwrap().unwrap();
     let (status, html) = get(&app, &c, &format!("/admin/audit/{id}")).await;
     assert_eq!(status, 200, "{html}");
     assert!(
@@ -902,11 +899,11 @@ async fn the_chart_fits_its_range_to_the_events_and_says_what_it_is() {
 async fn admin_reads_fail_closed_when_the_trail_cannot_be_written() {
     let (app, c) = admin_app().await;
     sqlx::query("CREATE TRIGGER no_admin_events BEFORE INSERT ON audit_events WHEN NEW.event LIKE 'admin.%' BEGIN SELECT RAISE(ABORT, 'audit disk full'); END")
-        .execute(app.state.audit.sql_pool().unwrap())
+        .execute(app.state.store.sql_pool().unwrap())
         .await
         .unwrap();
     let id: String = sqlx::query_scalar("SELECT id FROM audit_events LIMIT 1")
-        .fetch_one(app.state.audit.sql_pool().unwrap())
+        .fetch_one(app.state.store.sql_pool().unwrap())
         .await
         .unwrap();
     for path in [

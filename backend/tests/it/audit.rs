@@ -3,12 +3,12 @@
 //! linear, and an unwritable trail refuses the request (fail closed).
 
 use crate::common::*;
-use saml_broker::audit::{Audit, AuditEvent, Outcome};
+use saml_broker::audit::{AuditEvent, Outcome};
 use sqlx::Row;
 
 async fn events(app: &TestApp) -> Vec<(i64, String, String, Option<String>)> {
     sqlx::query("SELECT seq, event, outcome, access_key_id FROM audit_events ORDER BY seq")
-        .fetch_all(app.state.audit.sql_pool().unwrap())
+        .fetch_all(app.state.store.sql_pool().unwrap())
         .await
         .unwrap()
         .iter()
@@ -24,10 +24,10 @@ async fn events(app: &TestApp) -> Vec<(i64, String, String, Option<String>)> {
 }
 
 /// What an attacker with write access to the database would do first.
-async fn drop_guards(audit: &Audit) {
+async fn drop_guards(app: &TestApp) {
     for t in ["audit_no_update", "audit_no_delete"] {
         sqlx::query(&format!("DROP TRIGGER {t}"))
-            .execute(audit.sql_pool().unwrap())
+            .execute(app.state.store.sql_pool().unwrap())
             .await
             .unwrap();
     }
@@ -76,7 +76,7 @@ async fn every_decision_is_recorded_and_the_chain_verifies() {
     );
     // Never the secret or the assertion.
     let dump: Vec<String> = sqlx::query("SELECT * FROM audit_events")
-        .fetch_all(app.state.audit.sql_pool().unwrap())
+        .fetch_all(app.state.store.sql_pool().unwrap())
         .await
         .unwrap()
         .iter()
@@ -105,7 +105,7 @@ async fn every_decision_is_recorded_and_the_chain_verifies() {
 #[tokio::test]
 async fn the_store_refuses_updates_and_deletes() {
     let app = seeded(3).await;
-    let pool = app.state.audit.sql_pool().unwrap();
+    let pool = app.state.store.sql_pool().unwrap();
     assert!(
         sqlx::query("UPDATE audit_events SET subject = 'x' WHERE seq = 2")
             .execute(pool)
@@ -122,9 +122,9 @@ async fn the_store_refuses_updates_and_deletes() {
 #[tokio::test]
 async fn an_updated_event_is_detected() {
     let app = seeded(5).await;
-    drop_guards(&app.state.audit).await;
+    drop_guards(&app).await;
     sqlx::query("UPDATE audit_events SET subject = 'mallory' WHERE seq = 3")
-        .execute(app.state.audit.sql_pool().unwrap())
+        .execute(app.state.store.sql_pool().unwrap())
         .await
         .unwrap();
     let b = app
@@ -142,9 +142,9 @@ async fn an_updated_event_is_detected() {
 #[tokio::test]
 async fn a_deleted_event_is_detected() {
     let app = seeded(5).await;
-    drop_guards(&app.state.audit).await;
+    drop_guards(&app).await;
     sqlx::query("DELETE FROM audit_events WHERE seq = 3")
-        .execute(app.state.audit.sql_pool().unwrap())
+        .execute(app.state.store.sql_pool().unwrap())
         .await
         .unwrap();
     let b = app
@@ -158,7 +158,7 @@ async fn a_deleted_event_is_detected() {
     assert_eq!(b.seq, 4);
     // Renumbering to hide the gap still breaks the link.
     sqlx::query("UPDATE audit_events SET seq = seq - 1 WHERE seq > 3")
-        .execute(app.state.audit.sql_pool().unwrap())
+        .execute(app.state.store.sql_pool().unwrap())
         .await
         .unwrap();
     let b = app
@@ -176,8 +176,8 @@ async fn a_deleted_event_is_detected() {
 #[tokio::test]
 async fn reordered_events_are_detected() {
     let app = seeded(5).await;
-    drop_guards(&app.state.audit).await;
-    let pool = app.state.audit.sql_pool().unwrap();
+    drop_guards(&app).await;
+    let pool = app.state.store.sql_pool().unwrap();
     sqlx::query("UPDATE audit_events SET seq = 100 WHERE seq = 3")
         .execute(pool)
         .await
@@ -204,8 +204,8 @@ async fn reordered_events_are_detected() {
 #[tokio::test]
 async fn an_inserted_event_is_detected() {
     let app = seeded(5).await;
-    drop_guards(&app.state.audit).await;
-    let pool = app.state.audit.sql_pool().unwrap();
+    drop_guards(&app).await;
+    let pool = app.state.store.sql_pool().unwrap();
     // Make room after #2 and insert a forged event that links to #2 correctly.
     sqlx::query("UPDATE audit_events SET seq = seq + 1000 WHERE seq > 2")
         .execute(pool)
@@ -283,7 +283,7 @@ async fn an_unwritable_audit_trail_refuses_the_login() {
     let app = TestApp::spawn(AppOptions::default()).await;
     // The trail becomes unwritable mid-test.
     sqlx::query("ALTER TABLE audit_events RENAME TO audit_events_gone")
-        .execute(app.state.audit.sql_pool().unwrap())
+        .execute(app.state.store.sql_pool().unwrap())
         .await
         .unwrap();
     let c = client();
@@ -299,7 +299,7 @@ async fn an_unwritable_audit_trail_refuses_the_login() {
 #[tokio::test]
 async fn retention_archives_old_events_and_the_chain_still_verifies() {
     let app = seeded(10).await;
-    let pool = app.state.audit.sql_pool().unwrap();
+    let pool = app.state.store.sql_pool().unwrap();
     let archive = app.dir.0.join("archive");
     // Archive everything older than the seventh event.
     let sixth: i64 = sqlx::query("SELECT time_ms FROM audit_events WHERE seq = 7")
@@ -385,9 +385,9 @@ async fn the_audit_cli_verifies_and_exports() {
         "only the header: nothing in that range"
     );
     // Tamper, then verify names the event and exits 1.
-    drop_guards(&app.state.audit).await;
+    drop_guards(&app).await;
     sqlx::query("UPDATE audit_events SET reason = 'edited' WHERE seq = 3")
-        .execute(app.state.audit.sql_pool().unwrap())
+        .execute(app.state.store.sql_pool().unwrap())
         .await
         .unwrap();
     let broken = run(&["audit", "verify"]);
@@ -418,7 +418,7 @@ async fn cross_account_role_pair_is_recorded_as_malformed() {
     assert!(!s.to_string().contains("role/Cross"), "{s}");
     let detail: String =
         sqlx::query_scalar("SELECT detail FROM audit_events WHERE event = 'login.succeeded'")
-            .fetch_one(app.state.audit.sql_pool().unwrap())
+            .fetch_one(app.state.store.sql_pool().unwrap())
             .await
             .unwrap();
     let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();

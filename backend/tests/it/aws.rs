@@ -626,7 +626,7 @@ async fn events_named(
         "SELECT role_arn, access_key_id, detail FROM audit_events WHERE event = ? ORDER BY seq",
     )
     .bind(name)
-    .fetch_all(app.state.audit.sql_pool().unwrap())
+    .fetch_all(app.state.store.sql_pool().unwrap())
     .await
     .unwrap();
     rows.into_iter()

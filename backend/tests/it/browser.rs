@@ -258,7 +258,7 @@ async fn times_are_local_with_their_zone_and_arns_wrap_only_at_separators() {
     let (id,): (String,) = sqlx::query_as(
         "SELECT id FROM audit_events WHERE role_arn IS NOT NULL ORDER BY seq LIMIT 1",
     )
-    .fetch_one(app.state.audit.sql_pool().unwrap())
+    .fetch_one(app.state.store.sql_pool().unwrap())
     .await
     .unwrap();
     let out = check_page(&Check {
@@ -331,7 +331,7 @@ async fn the_app_end_to_end_through_a_third_party_idp() {
     // What the browser did is in the audit trail, with the signed-in person.
     let rows: Vec<(String, Option<String>)> =
         sqlx::query_as("SELECT event, subject FROM audit_events ORDER BY seq")
-            .fetch_all(app.state.audit.sql_pool().unwrap())
+            .fetch_all(app.state.store.sql_pool().unwrap())
             .await
             .unwrap();
     let carol = |e: &str| {

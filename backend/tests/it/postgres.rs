@@ -177,20 +177,17 @@ async fn the_postgres_trail_detects_tampering_and_serves_the_admin_queries() {
     let mut q = std::collections::HashMap::new();
     q.insert("text".to_string(), "100% _3_".to_string());
     let f = saml_broker::audit::query::Filter::from_query(&q).unwrap();
-    let page = saml_broker::audit::query::page(a.state.audit.sql_pool().unwrap(), &f, None, 50)
+    let page = a.state.audit.page(&f, None, 50).await.unwrap();
+    assert_eq!(page.len(), 1);
+    let buckets = a
+        .state
+        .audit
+        .histogram(&Default::default(), 4)
         .await
         .unwrap();
-    assert_eq!(page.len(), 1);
-    let buckets = saml_broker::audit::query::histogram(
-        a.state.audit.sql_pool().unwrap(),
-        &Default::default(),
-        4,
-    )
-    .await
-    .unwrap();
     assert_eq!(buckets.iter().map(|b| b.failure).sum::<u64>(), 5);
     // Updates are refused by the trigger; with it gone, the change is detected.
-    let pool = a.state.audit.sql_pool().unwrap();
+    let pool = a.state.store.sql_pool().unwrap();
     assert!(
         sqlx::query("UPDATE audit_events SET subject = 'x' WHERE seq = 2")
             .execute(pool)

@@ -8,7 +8,7 @@
 //! | `<prefix>-sessions` | `pk` (S) = session id | `data` (S, the record as JSON), `expires_at` (N) |
 //! | `<prefix>-pending` | `pk` (S) = RelayState | `request_id`, `return_to`?, `role_hint`?, `created_at`, `expires_at` |
 //! | `<prefix>-replay` | `pk` (S) = assertion id | `expires_at` |
-//! | `<prefix>-audit` | `pk` (S), `seq` (N) | see `crate::audit::dynamo` |
+//! | `<prefix>-audit` | `pk` (S), `seq` (N) | see [`audit`] |
 //!
 //! `expires_at` is epoch seconds and the three small tables have DynamoDB
 //! TTL on it, so nothing needs sweeping. TTL deletes late (up to days), so
@@ -18,7 +18,10 @@
 //! The client is built from the `SdkConfig` as given: in production the
 //! default credential chain (the Lambda role), in tests static credentials.
 
-use super::Pending;
+pub mod audit;
+
+use super::{Pending, StateStore, StoreError};
+use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
@@ -205,8 +208,8 @@ impl DynamoStore {
     }
 
     /// The audit trail over `<prefix>-audit`.
-    pub fn audit(&self) -> crate::audit::dynamo::DynamoAudit {
-        crate::audit::dynamo::DynamoAudit::from_client(self.client.clone(), self.table("audit"))
+    pub fn audit(&self) -> audit::DynamoAudit {
+        audit::DynamoAudit::from_client(self.client.clone(), self.table("audit"))
     }
 
     /// Create the four tables when absent (PAY_PER_REQUEST), wait until they
@@ -563,6 +566,60 @@ impl SessionStore for DynamoSessions {
             .map_err(|e| DynamoError::call("DeleteItem", e))
             .map_err(backend("delete"))?;
         Ok(())
+    }
+}
+
+fn store_err(e: DynamoError) -> StoreError {
+    StoreError::Dynamo(e.to_string())
+}
+
+#[async_trait]
+impl StateStore for DynamoStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        DynamoStore::ping(self).await.map_err(store_err)
+    }
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.create_tables().await.map_err(store_err)
+    }
+    fn migrates_on_start(&self) -> bool {
+        false
+    }
+    async fn put_pending(
+        &self,
+        relay_state: &str,
+        pending: &Pending,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        DynamoStore::put_pending(self, relay_state, pending, now, expires)
+            .await
+            .map_err(store_err)
+    }
+    async fn take_pending(
+        &self,
+        relay_state: &str,
+        browser_nonce: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Pending>, StoreError> {
+        DynamoStore::take_pending(self, relay_state, browser_nonce, now)
+            .await
+            .map_err(store_err)
+    }
+    async fn remember_assertion(
+        &self,
+        assertion_id: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        DynamoStore::remember_assertion(self, assertion_id, until, now)
+            .await
+            .map_err(store_err)
+    }
+    async fn sweep(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        DynamoStore::sweep(self, now).await.map_err(store_err)
+    }
+    fn sessions(&self) -> super::Sessions {
+        super::Sessions::new(DynamoStore::sessions(self))
     }
 }
 

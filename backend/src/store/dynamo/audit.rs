@@ -1,5 +1,5 @@
 //! The audit trail in DynamoDB (`<prefix>-audit`, partition key `pk` (S),
-//! sort key `seq` (N)): the same hash chain as [`super::chain`], kept linear
+//! sort key `seq` (N)): the same hash chain as [`crate::audit::chain`], kept linear
 //! across instances by conditional transactions.
 //!
 //! Items:
@@ -15,17 +15,19 @@
 //! TransactWriteItems whose conditions fail when another writer got there
 //! first (the event's seq already exists, or the head moved); it then
 //! retries on the new head. Reads filter in Rust ([`matches`]), with the
-//! same meaning as the SQL filter in [`super::query`].
+//! same meaning as the SQL filter ([`crate::audit::query::matches`]).
 
-use super::chain::{self, VerifyReport, GENESIS};
-use super::query::{Bucket, Filter};
-use super::{AuditEvent, Outcome, Record};
-use crate::store::dynamo::{get_n, get_s, n, put_opt, s, DynamoError, Item};
+use super::{get_n, get_s, n, put_opt, s, DynamoError, Item};
+use crate::audit::chain::{self, VerifyReport, GENESIS};
+use crate::audit::query::{histogram_of, matches};
+use crate::audit::{
+    AuditError, AuditEvent, AuditLog, Bucket, Filter, Outcome, Record, RecordStream,
+};
+use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
-use chrono::DateTime;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -139,82 +141,6 @@ pub fn record_from_item(item: &Item, table: &str) -> Result<(Record, String), Dy
         },
         detail_text,
     ))
-}
-
-/// Whether `r` passes `f`: the same tests as the SQL filter (`since`
-/// inclusive, `until` exclusive on the event's time in ms; exact subject,
-/// event, outcome, role and source IP; `text` a case-insensitive substring
-/// of `reason`).
-pub fn matches(f: &Filter, r: &Record) -> bool {
-    let e = &r.event;
-    let t = e.time_ms();
-    let eq = |want: &Option<String>, have: &Option<String>| {
-        want.as_ref().is_none_or(|w| have.as_ref() == Some(w))
-    };
-    f.since.is_none_or(|s| t >= s.timestamp_millis())
-        && f.until.is_none_or(|u| t < u.timestamp_millis())
-        && eq(&f.subject, &e.subject)
-        && f.event.as_ref().is_none_or(|w| w == &e.event)
-        && f.outcome.is_none_or(|o| o == e.outcome)
-        && eq(&f.role, &e.role_arn)
-        && eq(&f.source_ip, &e.source_ip)
-        && f.text.as_ref().is_none_or(|t| {
-            e.reason
-                .as_ref()
-                .is_some_and(|r| r.to_lowercase().contains(&t.to_lowercase()))
-        })
-}
-
-/// The histogram of [`super::query::histogram`] over the matching events'
-/// `(time_ms, outcome)`: `buckets` (1..=1000) equal slices of the filter's
-/// range, an open end closed at the first or last event.
-pub fn histogram_of(filter: &Filter, points: &[(i64, Outcome)], buckets: usize) -> Vec<Bucket> {
-    let n = i64::try_from(buckets.clamp(1, 1000)).unwrap_or(24);
-    let (start, end) = match (filter.since, filter.until) {
-        (Some(s), Some(u)) => (s.timestamp_millis(), u.timestamp_millis()),
-        (since, until) => {
-            let (Some(first), Some(last)) = (
-                points.iter().map(|p| p.0).min(),
-                points.iter().map(|p| p.0).max(),
-            ) else {
-                return Vec::new();
-            };
-            (
-                since.map_or(first, |s| s.timestamp_millis()),
-                until.map_or(last.saturating_add(1), |u| u.timestamp_millis()),
-            )
-        }
-    };
-    let span = end.saturating_sub(start);
-    if span <= 0 {
-        return Vec::new();
-    }
-    let edge = |i: i64| -> i64 {
-        let off = (i128::from(span) * i128::from(i) + i128::from(n) - 1) / i128::from(n);
-        start.saturating_add(i64::try_from(off).unwrap_or(i64::MAX))
-    };
-    let ms = |v: i64| DateTime::from_timestamp_millis(v).unwrap_or_default();
-    let mut out: Vec<Bucket> = (0..n)
-        .map(|i| Bucket {
-            start: ms(edge(i)),
-            end: ms(edge(i + 1)),
-            success: 0,
-            failure: 0,
-        })
-        .collect();
-    for &(t, outcome) in points {
-        if t < start || t >= end {
-            continue;
-        }
-        let b = (i128::from(t - start) * i128::from(n)) / i128::from(span);
-        if let Some(bucket) = usize::try_from(b).ok().and_then(|b| out.get_mut(b)) {
-            match outcome {
-                Outcome::Success => bucket.success += 1,
-                Outcome::Failure => bucket.failure += 1,
-            }
-        }
-    }
-    out
 }
 
 fn is_contention(err: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>) -> bool {
@@ -450,7 +376,7 @@ impl DynamoAudit {
 
     /// Up to `limit` (1..=1000) matching events, newest first, all with
     /// `seq < before_seq` when given (keyset pagination as in
-    /// [`super::query::page`]). Reads on until `limit` match or the chain
+    /// the SQL store's page). Reads on until `limit` match or the chain
     /// is exhausted.
     pub async fn page(
         &self,
@@ -591,7 +517,7 @@ impl DynamoAudit {
     }
 
     /// Successes and failures in `buckets` (1..=1000) equal slices of the
-    /// filter's time range, as [`super::query::histogram`], computed over
+    /// filter's time range, as the SQL store's histogram, computed over
     /// the filtered stream.
     pub async fn histogram(
         &self,
@@ -624,17 +550,86 @@ impl DynamoAudit {
     }
 }
 
+fn audit_err(e: DynamoError) -> AuditError {
+    match e {
+        DynamoError::Contended(n) => AuditError::Contended(n),
+        other => AuditError::Store(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl AuditLog for DynamoAudit {
+    /// One conditional transaction per event, in order: a failure part way
+    /// leaves the earlier events recorded (the caller still fails closed).
+    async fn append(&self, events: Vec<AuditEvent>) -> Result<Vec<Record>, AuditError> {
+        let mut out = Vec::with_capacity(events.len());
+        for e in &events {
+            out.push(DynamoAudit::append(self, e).await.map_err(audit_err)?);
+        }
+        Ok(out)
+    }
+
+    async fn anchor(&self) -> Result<Option<(i64, String)>, AuditError> {
+        DynamoAudit::anchor(self).await.map_err(audit_err)
+    }
+
+    fn chain(&self) -> RecordStream<(Record, String)> {
+        let start = (self.clone(), None, false);
+        let pages = futures_util::stream::unfold(start, |(audit, start, done)| async move {
+            if done {
+                return None;
+            }
+            let (batch, next) = match audit.query_page(Range::All, true, BATCH, start).await {
+                Ok((items, next)) => (
+                    items
+                        .iter()
+                        .map(|i| record_from_item(i, &audit.table).map_err(audit_err))
+                        .collect::<Vec<_>>(),
+                    next,
+                ),
+                Err(e) => (vec![Err(audit_err(e))], None),
+            };
+            let done = next.is_none();
+            Some((batch, (audit, next, done)))
+        });
+        Box::pin(pages.flat_map(futures_util::stream::iter))
+    }
+
+    async fn page(
+        &self,
+        f: &Filter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Record>, AuditError> {
+        DynamoAudit::page(self, f, before, limit)
+            .await
+            .map_err(audit_err)
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Record>, AuditError> {
+        DynamoAudit::get(self, id).await.map_err(audit_err)
+    }
+
+    async fn histogram(&self, f: &Filter, buckets: usize) -> Result<Vec<Bucket>, AuditError> {
+        DynamoAudit::histogram(self, f, buckets)
+            .await
+            .map_err(audit_err)
+    }
+
+    async fn distinct_events(&self) -> Vec<String> {
+        DynamoAudit::distinct_events(self).await
+    }
+
+    fn stream(&self, f: Filter) -> RecordStream<Record> {
+        Box::pin(DynamoAudit::stream(self, &f).map(|r| r.map_err(audit_err)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::audit::query;
     use chrono::Utc;
-    use std::collections::HashMap;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
 
     fn chained(events: Vec<AuditEvent>) -> Vec<(Record, String)> {
         let mut prev = GENESIS.to_string();
@@ -701,128 +696,5 @@ mod tests {
         );
         missing.remove("hash");
         assert!(record_from_item(&missing, "t").is_err());
-    }
-
-    /// The same events through the SQL trail (in-memory SQLite) and through
-    /// `matches` / `histogram_of`: the same pages and the same histograms.
-    #[tokio::test]
-    async fn filter_and_histogram_agree_with_sql() {
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::any::AnyPoolOptions::new()
-            .max_connections(1)
-            .connect("sqlite::memory:")
-            .await
-            .unwrap();
-        let mut conn = pool.acquire().await.unwrap();
-        for m in sqlx::migrate!("./migrations/sqlite").iter() {
-            sqlx::raw_sql(&m.sql).execute(&mut *conn).await.unwrap();
-        }
-        drop(conn);
-        let specs = [
-            (
-                "login.succeeded",
-                Outcome::Success,
-                "2026-11-24T10:00:00Z",
-                "alice",
-                None,
-            ),
-            (
-                "credentials.issued",
-                Outcome::Success,
-                "2026-11-24T10:00:01Z",
-                "alice",
-                None,
-            ),
-            (
-                "login.failed",
-                Outcome::Failure,
-                "2026-11-24T23:59:59.999Z",
-                "bob",
-                Some("Signature INVALID"),
-            ),
-            (
-                "login.failed",
-                Outcome::Failure,
-                "2026-11-25T00:00:00Z",
-                "bob",
-                Some("audience mismatch"),
-            ),
-            (
-                "credentials.issued",
-                Outcome::Success,
-                "2026-11-25T08:30:00Z",
-                "carol",
-                None,
-            ),
-            (
-                "login.failed",
-                Outcome::Failure,
-                "2026-11-26T12:00:00Z",
-                "alice",
-                Some("expired signature"),
-            ),
-        ];
-        let mut records = Vec::new();
-        for (name, outcome, time, subject, reason) in specs {
-            let mut e = AuditEvent::new(name, outcome, at(time));
-            e.subject = Some(subject.to_string());
-            e.reason = reason.map(str::to_string);
-            e.role_arn = Some(format!("arn:aws:iam::111111111111:role/{subject}"));
-            e.source_ip = Some(
-                if subject == "bob" {
-                    "198.51.100.7"
-                } else {
-                    "192.0.2.1"
-                }
-                .into(),
-            );
-            records.push(chain::append(&pool, &e).await.unwrap());
-        }
-        let filters: Vec<HashMap<String, String>> = [
-            vec![],
-            vec![("subject", "alice")],
-            vec![("outcome", "failure")],
-            vec![("text", "SIGNATURE")],
-            vec![("since", "2026-11-25")],
-            vec![("until", "2026-11-24")],
-            vec![
-                ("since", "2026-11-24T10:00:01Z"),
-                ("until", "2026-11-25T00:00:00Z"),
-            ],
-            vec![("event", "login.failed"), ("source_ip", "198.51.100.7")],
-            vec![("role", "arn:aws:iam::111111111111:role/carol")],
-            vec![("subject", "nobody")],
-        ]
-        .iter()
-        .map(|pairs| {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect();
-        for q in &filters {
-            let f = Filter::from_query(q).unwrap();
-            let sql_page = query::page(&pool, &f, None, 1000).await.unwrap();
-            let ours: Vec<Record> = records
-                .iter()
-                .rev()
-                .filter(|r| matches(&f, r))
-                .cloned()
-                .collect();
-            assert_eq!(ours, sql_page, "{q:?}");
-            let points: Vec<(i64, Outcome)> = records
-                .iter()
-                .filter(|r| matches(&f, r))
-                .map(|r| (r.event.time_ms(), r.event.outcome))
-                .collect();
-            for n in [1, 3, 24] {
-                assert_eq!(
-                    histogram_of(&f, &points, n),
-                    query::histogram(&pool, &f, n).await.unwrap(),
-                    "{q:?} in {n} buckets"
-                );
-            }
-        }
     }
 }
