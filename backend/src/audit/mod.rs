@@ -209,6 +209,20 @@ pub trait AuditLog: Send + Sync + 'static {
 
 const RETENTION_UNSUPPORTED: &str = "retention is not available for the DynamoDB store; archive with `saml-broker audit export` and DynamoDB's own tools";
 
+/// Write each recorded event as one JSON log line (target `audit`), for
+/// stdout collectors; called once the events are committed.
+pub fn log_lines(records: &[Record]) {
+    for rec in records {
+        let e = &rec.event;
+        match serde_json::to_string(e) {
+            Ok(line) => {
+                tracing::info!(target: "audit", event = %e.event, outcome = e.outcome.as_str(), "{line}");
+            }
+            Err(err) => tracing::warn!(error = %err, "audit event could not be logged"),
+        }
+    }
+}
+
 /// The audit trail: an append-only, hash-chained log in the store.
 #[derive(Clone)]
 pub struct Audit {
@@ -243,15 +257,8 @@ impl Audit {
 
     /// Append `events` as one unit (all or none) and log them.
     pub async fn record_all(&self, events: Vec<AuditEvent>) -> Result<(), AuditError> {
-        let lines = events
-            .iter()
-            .map(serde_json::to_string)
-            .collect::<Result<Vec<_>, _>>()?;
         let records = self.log.append(events).await?;
-        for (rec, line) in records.iter().zip(lines) {
-            let e = &rec.event;
-            tracing::info!(target: "audit", event = %e.event, outcome = e.outcome.as_str(), "{line}");
-        }
+        log_lines(&records);
         Ok(())
     }
 

@@ -48,6 +48,20 @@ pub struct Pending {
     pub browser_nonce: String,
 }
 
+/// An accepted assertion and the audit events that go with it
+/// ([`StateStore::accept`]).
+#[derive(Debug, Clone)]
+pub struct Accept {
+    pub assertion_id: String,
+    /// Remember the id until then (the assertion's last valid instant).
+    pub until: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+    /// Appended when the id is new.
+    pub fresh: Vec<crate::audit::AuditEvent>,
+    /// Appended when the id was already used (a replay).
+    pub replay: Vec<crate::audit::AuditEvent>,
+}
+
 /// The broker's state (everything but the audit trail), as each backend
 /// keeps it. Every write is durable when the call returns Ok.
 #[async_trait]
@@ -86,6 +100,30 @@ pub trait StateStore: Send + Sync + 'static {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    /// A sign-in's durable unit: remember the assertion id, then append
+    /// `fresh` to `audit` when it was new or `replay` when it was a replay.
+    /// Returns whether it was new, and the records appended. A backend that
+    /// can do both in one transaction does (SQL); the default does them in
+    /// turn, which still fails closed.
+    async fn accept(
+        &self,
+        audit: &dyn crate::audit::AuditLog,
+        assertion: Accept,
+    ) -> Result<(bool, Vec<crate::audit::Record>), StoreError> {
+        let new = self
+            .remember_assertion(&assertion.assertion_id, assertion.until, assertion.now)
+            .await?;
+        let events = if new {
+            assertion.fresh
+        } else {
+            assertion.replay
+        };
+        let records = audit
+            .append(events)
+            .await
+            .map_err(|e| StoreError::Write(e.to_string()))?;
+        Ok((new, records))
+    }
     /// Delete expired rows; returns how many.
     async fn sweep(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
     /// The tower-sessions store over the same backend.
@@ -99,6 +137,8 @@ pub struct Store {
     audit: Arc<dyn crate::audit::AuditLog>,
     /// The read pool, for a SQL backend (benches, and tests that tamper).
     sql: Option<sqlx::AnyPool>,
+    /// The group-commit writer, for a SQL backend.
+    writer: Option<sql::writer::Writer>,
 }
 
 impl std::fmt::Debug for Store {
@@ -108,12 +148,13 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    fn with<B: StateStore + crate::audit::AuditLog>(b: B, sql: Option<sqlx::AnyPool>) -> Self {
+    fn with<B: StateStore + crate::audit::AuditLog>(b: B) -> Self {
         let b = Arc::new(b);
         Self {
             state: b.clone(),
             audit: b,
-            sql,
+            sql: None,
+            writer: None,
         }
     }
 
@@ -132,8 +173,12 @@ impl Store {
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         match sql::SqlStore::open(url).await? {
             Some(s) => {
-                let pool = s.pool().clone();
-                Ok(Self::with(s, Some(pool)))
+                let (pool, writer) = (s.pool().clone(), s.writer().clone());
+                Ok(Self {
+                    sql: Some(pool),
+                    writer: Some(writer),
+                    ..Self::with(s)
+                })
             }
             None => Err(StoreError::Unsupported(url.to_string())),
         }
@@ -145,17 +190,23 @@ impl Store {
             audit: Arc::new(d.audit()),
             state: Arc::new(d),
             sql: None,
+            writer: None,
         }
     }
 
     /// A store in this process's memory (tests; nothing survives a restart).
     pub fn memory() -> Self {
-        Self::with(memory::MemoryStore::default(), None)
+        Self::with(memory::MemoryStore::default())
     }
 
     /// The SQL read pool, when the backend is SQLite or PostgreSQL.
     pub fn sql_pool(&self) -> Option<&sqlx::AnyPool> {
         self.sql.as_ref()
+    }
+
+    /// `(batches, writes, failed writes)` of the group-commit writer (SQL).
+    pub fn writer_stats(&self) -> Option<(u64, u64, u64)> {
+        self.writer.as_ref().map(sql::writer::Writer::stats)
     }
 
     /// Create or upgrade the schema.
@@ -216,6 +267,15 @@ impl Store {
         self.state
             .remember_assertion(assertion_id, until, now)
             .await
+    }
+
+    /// Remember the assertion id and record its audit events, in one unit
+    /// where the backend allows; see [`StateStore::accept`]. Returns whether
+    /// the id was new (false: a replay, whose events were recorded instead).
+    pub async fn accept(&self, assertion: Accept) -> Result<bool, StoreError> {
+        let (new, records) = self.state.accept(self.audit.as_ref(), assertion).await?;
+        crate::audit::log_lines(&records);
+        Ok(new)
     }
 
     /// Delete expired pending requests, replay entries and sessions.

@@ -26,8 +26,15 @@ async fn readyz_get(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics_get(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
+    let mut body = state.metrics.render();
+    if let Some((batches, writes, failed)) = state.store.writer_stats() {
+        for (name, v) in [
+            (super::metric::STORE_BATCHES, batches),
+            (super::metric::STORE_WRITES, writes),
+            (super::metric::STORE_WRITE_FAILURES, failed),
+        ] {
+            body.push_str(&format!("# TYPE {name} counter\n{name} {v}\n"));
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

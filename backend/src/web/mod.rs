@@ -102,6 +102,12 @@ pub mod metric {
     pub const LOGIN: &str = "broker_login_total";
     /// Credential exchanges, by `mode` and `outcome`.
     pub const EXCHANGE: &str = "broker_exchange_total";
+    /// SQL stores: transactions the writer committed (group commit).
+    pub const STORE_BATCHES: &str = "broker_store_batches_total";
+    /// SQL stores: writes committed in those transactions.
+    pub const STORE_WRITES: &str = "broker_store_writes_total";
+    /// SQL stores: writes that failed (answered 503).
+    pub const STORE_WRITE_FAILURES: &str = "broker_store_write_failures_total";
 }
 
 impl Metrics {

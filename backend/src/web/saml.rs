@@ -4,11 +4,11 @@ use super::flow::{Ctx, IssueError};
 use super::session::AAD_ASSERTION;
 use super::session::{SessionData, KEY};
 use super::{AppState, ClientInfo, PageError, RequestId};
-use crate::audit::Outcome;
+use crate::audit::{AuditEvent, Outcome};
 use crate::policy::Decision;
 use crate::saml::authn::{self, RelayState, ReturnTo};
 use crate::saml::{metadata, Refusal, RoleArn, SamlError, VerifiedAssertion};
-use crate::store::Pending;
+use crate::store::{Accept, Pending};
 use axum::extract::{DefaultBodyLimit, Extension, Form, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -163,81 +163,63 @@ async fn acs_post(
         Ok(v) => v,
         Err(refusal) => return Err(refuse(&state, &rid, &client, refusal).await),
     };
-    // Replay cache, shared by every instance through the store.
-    let fresh = state
-        .store
-        .remember_assertion(&verified.assertion_id, verified.replay_until, now)
-        .await
-        .map_err(|e| PageError::unavailable(&rid.0, e))?;
-    if !fresh {
-        return Err(refuse_replay(&state, &rid, &client, &verified).await);
-    }
     for m in &verified.claims.malformed_roles {
         tracing::warn!(subject = %verified.claims.name_id, value = %m.value, problem = %m.problem, "malformed Role attribute value ignored");
     }
+    // Policy (no I/O) first, so that the login's audit events commit in one
+    // unit with its replay-cache entry: one write per sign-in.
+    let hint = pending
+        .as_ref()
+        .and_then(|p| p.role_hint.as_deref())
+        .and_then(RoleArn::parse);
+    let decision = state.policy.decide(&verified.claims, hint.as_ref());
     let ctx = Ctx {
         state: &state,
         rid: &rid,
         client: &client,
     };
-    let event = ctx.event_about(
-        crate::audit::names::LOGIN_SUCCEEDED,
-        Outcome::Success,
+    let mut fresh = vec![login_succeeded(&ctx, &verified, pending.is_none())];
+    if let Decision::Deny(d) = &decision {
+        let mut event = ctx.event_about(
+            crate::audit::names::LOGIN_FAILED,
+            Outcome::Failure,
+            Some(&verified.claims.name_id),
+            Some(&verified.assertion_id),
+        );
+        event.reason = Some(d.detail.clone());
+        fresh.push(event.detail("code", "policy_denied"));
+    }
+    let mut replay = ctx.event_about(
+        crate::audit::names::LOGIN_FAILED,
+        Outcome::Failure,
         Some(&verified.claims.name_id),
         Some(&verified.assertion_id),
     );
-    let event = event
-        .detail(
-            "roles",
-            verified
-                .claims
-                .roles
-                .iter()
-                .map(|r| r.role.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .detail("groups", verified.claims.groups.clone())
-        .detail(
-            "malformed_roles",
-            verified
-                .claims
-                .malformed_roles
-                .iter()
-                .map(|m| format!("{}: {}", m.value, m.problem))
-                .collect::<Vec<_>>(),
-        )
-        .detail("idp_initiated", pending.is_none());
-    state
-        .audit
-        .record(event)
+    replay.reason = Some("assertion id already used (replay)".into());
+    // The replay cache is shared by every instance through the store.
+    let new = state
+        .store
+        .accept(Accept {
+            assertion_id: verified.assertion_id.clone(),
+            until: verified.replay_until,
+            now,
+            fresh,
+            replay: vec![replay.detail("code", "replay")],
+        })
         .await
         .map_err(|e| PageError::unavailable(&rid.0, e))?;
+    if !new {
+        return Err(refuse_replay(&state, &rid, &verified));
+    }
     state
         .metrics
         .inc(super::metric::LOGIN, &[("outcome", "success")]);
     tracing::info!(subject = %verified.claims.name_id, assertion_id = %verified.assertion_id, roles = verified.claims.roles.len(), "sign-in accepted");
 
     // Policy: one role, a choice, or a refusal.
-    let hint = pending
-        .as_ref()
-        .and_then(|p| p.role_hint.as_deref())
-        .and_then(RoleArn::parse);
-    let decision = state.policy.decide(&verified.claims, hint.as_ref());
     let role = match decision {
         Decision::Deny(d) => {
             tracing::warn!(subject = %verified.claims.name_id, detail = %d.detail, "no role allowed");
-            let mut event = ctx.event_about(
-                crate::audit::names::LOGIN_FAILED,
-                Outcome::Failure,
-                Some(&verified.claims.name_id),
-                Some(&verified.assertion_id),
-            );
-            event.reason = Some(d.detail.clone());
-            state
-                .audit
-                .record(event.detail("code", "policy_denied"))
-                .await
-                .map_err(|e| PageError::unavailable(&rid.0, e))?;
             let mut page = PageError::new(
                 StatusCode::FORBIDDEN,
                 "No AWS role available",
@@ -391,28 +373,42 @@ async fn refuse(
     PageError::new(status, "Sign-in refused", err.user_message(), &rid.0)
 }
 
-async fn refuse_replay(
-    state: &AppState,
-    rid: &RequestId,
-    client: &ClientInfo,
-    v: &VerifiedAssertion,
-) -> PageError {
+/// The login.succeeded event with the claims that matter to a reviewer.
+fn login_succeeded(ctx: &Ctx<'_>, v: &VerifiedAssertion, idp_initiated: bool) -> AuditEvent {
+    ctx.event_about(
+        crate::audit::names::LOGIN_SUCCEEDED,
+        Outcome::Success,
+        Some(&v.claims.name_id),
+        Some(&v.assertion_id),
+    )
+    .detail(
+        "roles",
+        v.claims
+            .roles
+            .iter()
+            .map(|r| r.role.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .detail("groups", v.claims.groups.clone())
+    .detail(
+        "malformed_roles",
+        v.claims
+            .malformed_roles
+            .iter()
+            .map(|m| format!("{}: {}", m.value, m.problem))
+            .collect::<Vec<_>>(),
+    )
+    .detail("idp_initiated", idp_initiated)
+}
+
+/// The page for a replayed assertion (its audit event is already recorded,
+/// with the replay check itself).
+fn refuse_replay(state: &AppState, rid: &RequestId, v: &VerifiedAssertion) -> PageError {
     tracing::warn!(code = "replay", assertion_id = %v.assertion_id, subject = %v.claims.name_id, "sign-in refused: assertion replayed");
     state.metrics.inc(
         super::metric::LOGIN,
         &[("outcome", "failure"), ("reason", "replay")],
     );
-    let mut event = Ctx { state, rid, client }.event_about(
-        crate::audit::names::LOGIN_FAILED,
-        Outcome::Failure,
-        Some(&v.claims.name_id),
-        Some(&v.assertion_id),
-    );
-    event.reason = Some("assertion id already used (replay)".into());
-    let event = event.detail("code", "replay");
-    if let Err(e) = state.audit.record(event).await {
-        return PageError::unavailable(&rid.0, e);
-    }
     PageError::new(
         StatusCode::BAD_REQUEST,
         "Sign-in refused",

@@ -537,6 +537,16 @@ async fn metadata_health_and_headers() {
         m.contains("broker_login_total{outcome=\"failure\",reason=\"xml_refused\"} 1"),
         "{m}"
     );
+    // The refusal's audit event went through the store's writer.
+    let count = |name: &str| -> u64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing: {m}"))
+    };
+    assert!(count("broker_store_writes_total") >= 1, "{m}");
+    assert!(count("broker_store_batches_total") >= 1, "{m}");
+    assert_eq!(count("broker_store_write_failures_total"), 0, "{m}");
 }
 
 #[tokio::test]

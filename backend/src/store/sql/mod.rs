@@ -305,6 +305,28 @@ impl StateStore for SqlStore {
         }
     }
 
+    /// One writer job: the replay entry and the events commit together.
+    async fn accept(
+        &self,
+        _audit: &dyn crate::audit::AuditLog,
+        a: super::Accept,
+    ) -> Result<(bool, Vec<crate::audit::Record>), StoreError> {
+        match self
+            .writer
+            .submit(Op::Accept {
+                assertion_id: a.assertion_id,
+                until: a.until.timestamp(),
+                now: a.now.timestamp(),
+                fresh: a.fresh,
+                replay: a.replay,
+            })
+            .await?
+        {
+            Done::Accepted(new, records) => Ok((new, records)),
+            other => Err(unexpected(other)),
+        }
+    }
+
     async fn sweep(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         match self
             .writer
@@ -320,5 +342,146 @@ impl StateStore for SqlStore {
 
     fn sessions(&self) -> super::Sessions {
         super::Sessions::new(SqlStore::sessions(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::audit::{AuditEvent, AuditLog, Outcome};
+    use crate::store::Accept;
+
+    struct Db(SqlStore, std::path::PathBuf);
+    impl Drop for Db {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
+
+    async fn db() -> Db {
+        let dir = std::env::temp_dir().join(format!("sb-writer-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let s = SqlStore::open(&format!("sqlite://{}/w.db", dir.display()))
+            .await
+            .unwrap()
+            .unwrap();
+        s.migrate().await.unwrap();
+        Db(s, dir)
+    }
+
+    fn event(i: usize) -> AuditEvent {
+        let mut e = AuditEvent::new(
+            crate::audit::names::LOGIN_SUCCEEDED,
+            Outcome::Success,
+            Utc::now(),
+        );
+        e.subject = Some(format!("user{i}"));
+        e
+    }
+
+    /// Many concurrent sign-ins: every one is committed, the chain is one
+    /// linear sequence, and they shared transactions (group commit).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_writes_share_batches_and_keep_one_chain() {
+        let d = db().await;
+        let now = Utc::now();
+        let n = 400;
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let s = d.0.clone();
+            tasks.push(tokio::spawn(async move {
+                s.accept(
+                    &s,
+                    Accept {
+                        assertion_id: format!("_a{i}"),
+                        until: now + chrono::Duration::seconds(300),
+                        now,
+                        fresh: vec![event(i)],
+                        replay: vec![],
+                    },
+                )
+                .await
+                .unwrap()
+            }));
+        }
+        for t in tasks {
+            let (new, recs) = t.await.unwrap();
+            assert!(new);
+            assert_eq!(recs.len(), 1);
+        }
+        let (batches, jobs, failed) = d.0.writer().stats();
+        assert_eq!((jobs, failed), (400, 0));
+        assert!(
+            batches < jobs,
+            "{batches} batches for {jobs} jobs: no grouping"
+        );
+        let audit = crate::audit::Audit::new(Arc::new(d.0.clone()));
+        let report = audit.verify().await.unwrap();
+        assert_eq!(report.events, 400);
+        assert!(report.broken.is_none(), "{report:?}");
+        // A replay of any of them is refused, and its own event recorded.
+        let (new, recs) =
+            d.0.accept(
+                &d.0,
+                Accept {
+                    assertion_id: "_a7".into(),
+                    until: now + chrono::Duration::seconds(300),
+                    now,
+                    fresh: vec![event(9999)],
+                    replay: vec![event(7)],
+                },
+            )
+            .await
+            .unwrap();
+        assert!(!new);
+        assert_eq!(recs[0].seq, 401);
+        assert_eq!(recs[0].event.subject.as_deref(), Some("user7"));
+    }
+
+    /// One write that fails (a duplicate key) does not fail the others that
+    /// were committed in the same batch.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_failing_write_does_not_fail_its_batch() {
+        let d = db().await;
+        let now = Utc::now();
+        let p = Pending {
+            request_id: "_r".into(),
+            return_to: None,
+            role_hint: None,
+            browser_nonce: "n".into(),
+        };
+        d.0.put_pending("dup", &p, now, now + chrono::Duration::seconds(60))
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let s = d.0.clone();
+            let p = p.clone();
+            tasks.push(tokio::spawn(async move {
+                let relay = if i == 25 {
+                    "dup".to_string()
+                } else {
+                    format!("r{i}")
+                };
+                s.put_pending(&relay, &p, now, now + chrono::Duration::seconds(60))
+                    .await
+                    .is_ok()
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            ok += usize::from(t.await.unwrap());
+        }
+        assert_eq!(ok, 49, "only the duplicate fails");
+        let (_, _, failed) = d.0.writer().stats();
+        assert_eq!(failed, 1);
+        // The writer goes on working after the failure.
+        assert!(d.0.take_pending("r3", "n", now).await.unwrap().is_some());
+        let appended = d.0.append(vec![event(1), event(2)]).await.unwrap();
+        assert_eq!(
+            appended.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
     }
 }

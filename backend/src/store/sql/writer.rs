@@ -24,6 +24,8 @@ use crate::audit::chain::{self, GENESIS};
 use crate::audit::{AuditEvent, Record};
 use crate::store::Pending;
 use sqlx::{AnyConnection, Connection, Row};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
@@ -53,6 +55,15 @@ pub enum Op {
         now: i64,
     },
     Append(Vec<AuditEvent>),
+    /// A sign-in in one unit: remember the assertion id, then append
+    /// `fresh` when it was new, or `replay` when it was a replay.
+    Accept {
+        assertion_id: String,
+        until: i64,
+        now: i64,
+        fresh: Vec<AuditEvent>,
+        replay: Vec<AuditEvent>,
+    },
     SaveSession {
         id: String,
         data: Vec<u8>,
@@ -76,6 +87,8 @@ pub enum Done {
     /// Remember: whether the assertion id was new.
     Fresh(bool),
     Records(Vec<Record>),
+    /// Accept: whether the assertion id was new, and the events appended.
+    Accepted(bool, Vec<Record>),
     /// SaveSession with `create`: whether the row was inserted.
     Inserted(bool),
     Rows(u64),
@@ -90,14 +103,33 @@ struct Job {
 #[derive(Clone, Debug)]
 pub struct Writer {
     tx: mpsc::Sender<Job>,
+    stats: Arc<Stats>,
+}
+
+/// Committed batches and the jobs in them, for `/metrics` and tests.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub batches: AtomicU64,
+    pub jobs: AtomicU64,
+    pub failed_jobs: AtomicU64,
 }
 
 impl Writer {
     /// Start the writer task for the database at `url`.
     pub fn start(url: String, pg: bool) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(rx, url, pg));
-        Self { tx }
+        let stats = Arc::new(Stats::default());
+        tokio::spawn(run(rx, url, pg, stats.clone()));
+        Self { tx, stats }
+    }
+
+    /// `(batches committed, jobs committed, jobs failed)` so far.
+    pub fn stats(&self) -> (u64, u64, u64) {
+        (
+            self.stats.batches.load(Ordering::Relaxed),
+            self.stats.jobs.load(Ordering::Relaxed),
+            self.stats.failed_jobs.load(Ordering::Relaxed),
+        )
     }
 
     /// Run `op` in the next batch and wait until that batch is committed.
@@ -115,6 +147,7 @@ impl Writer {
 }
 
 struct State {
+    stats: Arc<Stats>,
     url: String,
     pg: bool,
     conn: Option<AnyConnection>,
@@ -123,8 +156,9 @@ struct State {
     last_logged: Option<Instant>,
 }
 
-async fn run(mut rx: mpsc::Receiver<Job>, url: String, pg: bool) {
+async fn run(mut rx: mpsc::Receiver<Job>, url: String, pg: bool, stats: Arc<Stats>) {
     let mut st = State {
+        stats,
         url,
         pg,
         conn: None,
@@ -161,17 +195,20 @@ impl State {
         match self.attempt(&ops).await {
             Ok(results) => {
                 self.recovered();
+                self.committed(batch.len());
                 for (job, r) in batch.drain(..).zip(results) {
                     let _ = job.reply.send(Ok(r));
                 }
             }
             Err(Failure::Statement(e)) if batch.len() > 1 => {
-                self.failed(&e, batch.len());
+                tracing::debug!(error = %e, jobs = batch.len(), "a write failed; running the batch's writes one by one");
+                self.conn = None;
                 // Isolate: each job on its own transaction.
                 for job in batch.drain(..) {
                     let r = match self.attempt(&[&job.op]).await {
                         Ok(mut done) => {
                             self.recovered();
+                            self.committed(1);
                             Ok(done.pop().unwrap_or(Done::Unit))
                         }
                         Err(Failure::Statement(e) | Failure::Commit(e)) => {
@@ -191,6 +228,13 @@ impl State {
         }
     }
 
+    fn committed(&self, jobs: usize) {
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .jobs
+            .fetch_add(u64::try_from(jobs).unwrap_or(0), Ordering::Relaxed);
+    }
+
     fn recovered(&mut self) {
         if self.quiet > 0 || self.last_logged.is_some() {
             tracing::info!(
@@ -203,6 +247,9 @@ impl State {
     }
 
     fn failed(&mut self, e: &SqlError, jobs: usize) {
+        self.stats
+            .failed_jobs
+            .fetch_add(u64::try_from(jobs).unwrap_or(0), Ordering::Relaxed);
         // The connection may be unusable (a restarted server, a full disk
         // that left the file in an unknown state): start afresh.
         self.conn = None;
@@ -306,35 +353,18 @@ async fn run_op(
             assertion_id,
             until,
             now,
+        } => Done::Fresh(remember(conn, pg, assertion_id, *until, *now).await?),
+        Op::Append(events) => Done::Records(append(conn, pg, head, events).await?),
+        Op::Accept {
+            assertion_id,
+            until,
+            now,
+            fresh,
+            replay,
         } => {
-            let done = sqlx::query(&sql(
-                pg,
-                "INSERT INTO replay_cache (assertion_id, expires_at) VALUES (?, ?) \
-                 ON CONFLICT (assertion_id) DO UPDATE SET expires_at = excluded.expires_at \
-                 WHERE replay_cache.expires_at <= ?",
-            ))
-            .bind(assertion_id)
-            .bind(*until)
-            .bind(*now)
-            .execute(&mut *conn)
-            .await?;
-            Done::Fresh(done.rows_affected() == 1)
-        }
-        Op::Append(events) => {
-            let (mut seq, mut prev) = match head.take() {
-                Some(h) => h,
-                None => chain_head(conn, pg).await?,
-            };
-            let mut records = Vec::with_capacity(events.len());
-            for e in events {
-                let (rec, detail_text) = chain::link(seq, &prev, e)?;
-                insert_event(conn, pg, &rec, &detail_text).await?;
-                seq = rec.seq;
-                prev.clone_from(&rec.hash);
-                records.push(rec);
-            }
-            *head = Some((seq, prev));
-            Done::Records(records)
+            let new = remember(conn, pg, assertion_id, *until, *now).await?;
+            let events = if new { fresh } else { replay };
+            Done::Accepted(new, append(conn, pg, head, events).await?)
         }
         Op::SaveSession {
             id,
@@ -379,6 +409,52 @@ async fn run_op(
             Done::Rows(n)
         }
     })
+}
+
+/// Record an accepted assertion id; false when it is still remembered (a
+/// replay). One statement, so two instances racing on the id cannot both win.
+async fn remember(
+    conn: &mut AnyConnection,
+    pg: bool,
+    assertion_id: &str,
+    until: i64,
+    now: i64,
+) -> Result<bool, SqlError> {
+    let done = sqlx::query(&sql(
+        pg,
+        "INSERT INTO replay_cache (assertion_id, expires_at) VALUES (?, ?) \
+         ON CONFLICT (assertion_id) DO UPDATE SET expires_at = excluded.expires_at \
+         WHERE replay_cache.expires_at <= ?",
+    ))
+    .bind(assertion_id)
+    .bind(until)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Append `events` at the chain head (read once per batch, then carried).
+async fn append(
+    conn: &mut AnyConnection,
+    pg: bool,
+    head: &mut Option<(i64, String)>,
+    events: &[AuditEvent],
+) -> Result<Vec<Record>, SqlError> {
+    let (mut seq, mut prev) = match head.take() {
+        Some(h) => h,
+        None => chain_head(conn, pg).await?,
+    };
+    let mut records = Vec::with_capacity(events.len());
+    for e in events {
+        let (rec, detail_text) = chain::link(seq, &prev, e)?;
+        insert_event(conn, pg, &rec, &detail_text).await?;
+        seq = rec.seq;
+        prev.clone_from(&rec.hash);
+        records.push(rec);
+    }
+    *head = Some((seq, prev));
+    Ok(records)
 }
 
 /// The seq and hash the next event links to, read inside the batch's
