@@ -13,6 +13,8 @@ pub mod exchange;
 pub mod ids;
 pub mod lambda;
 pub mod logging;
+pub mod login;
+pub mod metrics;
 pub mod policy;
 pub mod saml;
 pub mod startup;

@@ -8,14 +8,14 @@ mod event;
 mod export;
 
 use super::app::current;
-use super::flow::Ctx;
 use super::session::SessionData;
-use super::{AppState, ClientInfo, PageError, RequestId};
+use super::Ctx;
+use super::{AppState, PageError, Req, RequestId};
 use crate::audit::query::{Filter, FILTER_KEYS};
 use crate::audit::{AuditEvent, ChainStatus, Outcome, Record};
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Extension, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -403,16 +403,12 @@ async fn chart_buckets(
 #[tracing::instrument(skip_all)]
 async fn audit_get(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    Extension(client): Extension<ClientInfo>,
+    req: Req,
     session: Session,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Refused> {
-    let ctx = Ctx {
-        state: &state,
-        rid: &rid,
-        client: &client,
-    };
+    let ctx = req.ctx(&state);
+    let rid = &req.rid;
     let data = admin(&ctx, &session, LIST).await?;
     let q = query_map(raw.as_deref());
     let filter = match Filter::from_query(&q) {
@@ -445,7 +441,7 @@ async fn audit_get(
         .audit
         .page(&filter, before, PAGE_SIZE + 1)
         .await
-        .map_err(unavailable(&rid))?;
+        .map_err(unavailable(rid))?;
     let more = records.len() > PAGE_SIZE as usize;
     records.truncate(PAGE_SIZE as usize);
     let older = more
@@ -461,7 +457,7 @@ async fn audit_get(
         .map(|t| t.with_timezone(&chrono::Utc));
     let buckets = chart_buckets(&state, &filter, newest)
         .await
-        .map_err(unavailable(&rid))?;
+        .map_err(unavailable(rid))?;
     // The names the broker writes, plus any other the trail holds (an older
     // or newer broker's), plus the one asked for.
     let mut events: Vec<String> = crate::audit::EVENT_NAMES

@@ -2,11 +2,11 @@
 //! `/api/credentials`, `/api/role`.
 
 use super::app::{csrf_ok, current, login_url, APP_PATH};
-use super::flow::{Ctx, IssueError};
+use super::error::Public;
 use super::session::{SessionData, KEY};
-use super::{ApiError, AppState, ClientInfo, RequestId};
-use crate::audit::Outcome;
-use axum::extract::{Extension, State};
+use super::{ApiError, AppState, Req, RequestId};
+use crate::login::{ChooseError, IssueError, RefreshError};
+use axum::extract::{FromRequestParts, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -88,15 +88,37 @@ fn no_store<T: IntoResponse>(r: T) -> Response {
     ([(header::CACHE_CONTROL, "no-store")], r).into_response()
 }
 
-async fn session_get(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
+/// The signed-in person's session, for the JSON API: a request without
+/// one is answered 401 `not_signed_in`.
+struct SignedIn {
     session: Session,
-) -> Result<Response, ApiError> {
-    let data = current(&state, &session)
-        .await
-        .ok_or_else(|| ApiError::unauthenticated(&rid.0))?;
-    Ok(no_store(Json(session_json(&state, &data))))
+    data: SessionData,
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        let rid = parts
+            .extensions
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|(_, e)| ApiError::internal(&rid, e))?;
+        let data = current(state, &session)
+            .await
+            .ok_or_else(|| ApiError::unauthenticated(&rid))?;
+        Ok(Self { session, data })
+    }
+}
+
+async fn session_get(State(state): State<AppState>, me: SignedIn) -> Response {
+    no_store(Json(session_json(&state, &me.data)))
 }
 
 /// The AWS credential_process shape plus `RoleArn` and `Region`.
@@ -112,135 +134,80 @@ struct CredentialsJson {
     region: String,
 }
 
-fn issue_error(rid: &RequestId, e: IssueError, role: &str, return_to: &str) -> ApiError {
-    match e {
-        IssueError::NeedsSignIn => {
-            let mut err = ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "sign_in_required",
-                "Your sign-in is too old to get new AWS credentials. Please sign in again.",
-                &rid.0,
-            );
-            err.login_url = Some(login_url(role, return_to));
-            err
-        }
-        IssueError::Exchange(x) => {
-            tracing::warn!(code = x.code(), detail = %x.detail, "credential exchange failed");
-            let status = if x.needs_new_sign_in() {
-                StatusCode::UNAUTHORIZED
-            } else {
-                StatusCode::BAD_GATEWAY
-            };
-            ApiError::new(status, x.code(), x.user_message(), &rid.0)
-        }
-        IssueError::Audit(a) => {
-            tracing::error!(error = %a, "audit trail unavailable");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The broker cannot record this request right now, so it was not carried out. Please try again shortly.", &rid.0)
-        }
-        IssueError::Internal(i) => ApiError::internal(&rid.0, i),
+fn issue_error(rid: &RequestId, e: &IssueError, role: &str, return_to: &str) -> ApiError {
+    let p = Public::of_issue(e, true);
+    let mut err = ApiError::new(p.status, p.code, p.message, &rid.0);
+    if p.sign_in {
+        err.login_url = Some(login_url(role, return_to));
     }
+    err
 }
 
 async fn credentials_get(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    Extension(client): Extension<ClientInfo>,
-    session: Session,
+    req: Req,
+    SignedIn { session, mut data }: SignedIn,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let mut data = current(&state, &session)
-        .await
-        .ok_or_else(|| ApiError::unauthenticated(&rid.0))?;
-    let ctx = Ctx {
-        state: &state,
-        rid: &rid,
-        client: &client,
-    };
-    let now = state.clock.now();
+    let rid = &req.rid;
     // Renewing calls AWS and writes audit events: only for a request that
     // carries the session's CSRF token (a cross-site navigation cannot).
     let may_renew = csrf_ok(&state, &headers, &data, None);
-    let Some(cur) = data.current.clone() else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "no_role",
-            "Choose an AWS role first.",
-            &rid.0,
-        ));
-    };
-    if !may_renew && now >= cur.expiration {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            "Renewing AWS credentials needs the session's CSRF token (X-CSRF-Token).",
-            &rid.0,
-        ));
-    }
-    // Refresh ahead of expiry while the assertion still allows it; after that the session ends.
-    if may_renew && now + chrono::Duration::seconds(60) >= cur.expiration {
-        let role = data.allowed_role(&cur.role_arn).cloned();
-        let refreshed = match role {
-            Some(r) => ctx.renew(&mut data, &r).await,
-            None => Err(IssueError::NeedsSignIn),
-        };
-        match refreshed {
-            Ok(()) => {
-                session
-                    .insert(KEY, &data)
-                    .await
-                    .map_err(|e| ApiError::internal(&rid.0, e))?;
-            }
-            Err(IssueError::NeedsSignIn) if now >= cur.expiration => {
-                let mut ev = ctx.event(
-                    crate::audit::names::SESSION_EXPIRED,
-                    Outcome::Failure,
-                    &data,
-                );
-                ev.role_arn = Some(cur.role_arn.clone());
-                ev.access_key_id = Some(cur.access_key_id.clone());
-                ev.reason =
-                    Some("credentials expired and the assertion can no longer be exchanged".into());
-                state
-                    .audit
-                    .record(ev)
-                    .await
-                    .map_err(|e| issue_error(&rid, e.into(), "", APP_PATH))?;
-                let _ = session.flush().await;
-                let mut err = ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "credentials_expired",
-                    "Your AWS credentials have expired. Please sign in again.",
-                    &rid.0,
-                );
-                // The API's caller is the web app: the new sign-in comes back to it
-                // (the app puts its exact page in return_to), not to where this
-                // session's sign-in started.
-                err.login_url = Some(login_url(&cur.role_arn, APP_PATH));
-                return Err(err);
-            }
-            Err(IssueError::NeedsSignIn) => {}
-            Err(e) => return Err(issue_error(&rid, e, &cur.role_arn, APP_PATH)),
+    let fresh = match state.ctx(&req.client).refresh(&mut data, may_renew).await {
+        Ok(f) => f,
+        Err(RefreshError::NoRole) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "no_role",
+                "Choose an AWS role first.",
+                &rid.0,
+            ))
         }
-    }
-    let cur = data
-        .current
-        .as_ref()
-        .ok_or_else(|| ApiError::internal(&rid.0, "no current role after refresh"))?;
-    let creds = match ctx.credentials(cur) {
-        Ok(c) => c,
-        Err(e) => {
-            // Unreadable (the session key changed): end the session, ask for a sign-in.
+        Err(RefreshError::CsrfNeeded) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "Renewing AWS credentials needs the session's CSRF token (X-CSRF-Token).",
+                &rid.0,
+            ))
+        }
+        Err(RefreshError::Expired { role_arn }) => {
             let _ = session.flush().await;
-            return Err(issue_error(&rid, e, &cur.role_arn, APP_PATH));
+            let mut err = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "credentials_expired",
+                "Your AWS credentials have expired. Please sign in again.",
+                &rid.0,
+            );
+            // The API's caller is the web app: the new sign-in comes back to it
+            // (the app puts its exact page in return_to), not to where this
+            // session's sign-in started.
+            err.login_url = Some(login_url(&role_arn, APP_PATH));
+            return Err(err);
+        }
+        Err(RefreshError::Issue { role_arn, source }) => {
+            return Err(issue_error(rid, &source, &role_arn, APP_PATH))
+        }
+        Err(RefreshError::Unreadable { role_arn, source }) => {
+            // The session key changed: end the session, ask for a sign-in.
+            let _ = session.flush().await;
+            return Err(issue_error(rid, &source, &role_arn, APP_PATH));
         }
     };
+    if fresh.renewed {
+        session
+            .insert(KEY, &data)
+            .await
+            .map_err(|e| ApiError::internal(&rid.0, e))?;
+    }
+    let creds = fresh.credentials;
     Ok(no_store(Json(CredentialsJson {
         version: 1,
         access_key_id: creds.access_key_id,
         secret_access_key: creds.secret_access_key.expose().to_string(),
         session_token: creds.session_token.expose().to_string(),
         expiration: rfc3339(creds.expiration),
-        role_arn: cur.role_arn.clone(),
+        role_arn: fresh.role_arn,
         region: state.config.aws.region.clone(),
     })))
 }
@@ -252,15 +219,12 @@ struct RoleRequest {
 
 async fn role_post(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    Extension(client): Extension<ClientInfo>,
-    session: Session,
+    req: Req,
+    SignedIn { session, mut data }: SignedIn,
     headers: HeaderMap,
     body: Result<Json<RoleRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let mut data = current(&state, &session)
-        .await
-        .ok_or_else(|| ApiError::unauthenticated(&rid.0))?;
+    let rid = &req.rid;
     if !csrf_ok(&state, &headers, &data, None) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -277,30 +241,22 @@ async fn role_post(
             &rid.0,
         )
     })?;
-    let ctx = Ctx {
-        state: &state,
-        rid: &rid,
-        client: &client,
-    };
-    let Some(role) = data.allowed_role(&body.role_arn).cloned() else {
-        let mut ev = ctx.event(crate::audit::names::ROLE_SELECTED, Outcome::Failure, &data);
-        ev.role_arn = Some(body.role_arn.chars().take(256).collect());
-        ev.reason = Some("role not in the allowed set".into());
-        state
-            .audit
-            .record(ev.detail("via", "api"))
-            .await
-            .map_err(|e| issue_error(&rid, e.into(), "", APP_PATH))?;
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "role_not_allowed",
-            "That role is not one you may use here.",
-            &rid.0,
-        ));
-    };
-    ctx.issue(&mut data, &role, "api")
+    match state
+        .ctx(&req.client)
+        .choose(&mut data, &body.role_arn, "api")
         .await
-        .map_err(|e| issue_error(&rid, e, role.grant.role.as_str(), APP_PATH))?;
+    {
+        Ok(()) => {}
+        Err(ChooseError::NotAllowed) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "role_not_allowed",
+                "That role is not one you may use here.",
+                &rid.0,
+            ))
+        }
+        Err(ChooseError::Issue(e)) => return Err(issue_error(rid, &e, &body.role_arn, APP_PATH)),
+    }
     session
         .insert(KEY, &data)
         .await

@@ -1,14 +1,13 @@
 //! The server-rendered pages: the landing page, the role picker, logout.
 
-use super::flow::Ctx;
 use super::nav::{Here, Nav};
 use super::saml::issue_page;
 use super::session::{tokens_equal, SessionData, KEY};
-use super::{AppState, ClientInfo, PageError, RequestId};
-use crate::audit::Outcome;
+use super::{AppState, PageError, Req, RequestId};
+use crate::login::{ChooseError, IssueError};
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Extension, Form, State};
+use axum::extract::{Form, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -201,8 +200,7 @@ fn csrf_refused(rid: &RequestId) -> PageError {
 
 async fn choose_role_post(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    Extension(client): Extension<ClientInfo>,
+    req: Req,
     session: Session,
     headers: HeaderMap,
     Form(f): Form<ChooseForm>,
@@ -211,45 +209,36 @@ async fn choose_role_post(
         return Ok(Redirect::to("/saml/login?return_to=/choose-role").into_response());
     };
     if !csrf_ok(&state, &headers, &data, f.csrf_token.as_deref()) {
-        return Err(csrf_refused(&rid));
+        return Err(csrf_refused(&req.rid));
     }
-    let ctx = Ctx {
-        state: &state,
-        rid: &rid,
-        client: &client,
-    };
     let wanted = f.role_arn.unwrap_or_default();
-    let Some(role) = data.allowed_role(&wanted).cloned() else {
-        let mut ev = ctx.event(crate::audit::names::ROLE_SELECTED, Outcome::Failure, &data);
-        ev.role_arn = Some(wanted.chars().take(256).collect());
-        ev.reason = Some("role not in the allowed set".into());
-        state
-            .audit
-            .record(ev.detail("via", "picker"))
-            .await
-            .map_err(|e| PageError::unavailable(&rid.0, e))?;
-        let mut p = PageError::new(
-            StatusCode::FORBIDDEN,
-            "Role not available",
-            "That role is not one you may use here. Choose one of the roles listed.",
-            &rid.0,
-        );
-        p.retry = false;
-        return Err(p);
-    };
-    match ctx.issue(&mut data, &role, "picker").await {
+    match state
+        .ctx(&req.client)
+        .choose(&mut data, &wanted, "picker")
+        .await
+    {
         Ok(()) => {
             session
                 .insert(KEY, &data)
                 .await
-                .map_err(|e| PageError::unavailable(&rid.0, e))?;
+                .map_err(|e| PageError::unavailable(&req.rid.0, e))?;
             Ok(Redirect::to(data.return_to.as_deref().unwrap_or("/")).into_response())
         }
-        Err(super::flow::IssueError::NeedsSignIn) => {
+        Err(ChooseError::NotAllowed) => {
+            let mut p = PageError::new(
+                StatusCode::FORBIDDEN,
+                "Role not available",
+                "That role is not one you may use here. Choose one of the roles listed.",
+                &req.rid.0,
+            );
+            p.retry = false;
+            Err(p)
+        }
+        Err(ChooseError::Issue(IssueError::NeedsSignIn)) => {
             let back = data.return_to.clone().unwrap_or_else(|| "/".into());
             Ok(Redirect::to(&login_url(&wanted, &back)).into_response())
         }
-        Err(e) => Err(issue_page(&rid, e)),
+        Err(ChooseError::Issue(e)) => Err(issue_page(&req.rid, e)),
     }
 }
 
@@ -381,8 +370,7 @@ pub fn csrf_ok(
 
 async fn logout_post(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    Extension(client): Extension<ClientInfo>,
+    req: Req,
     session: Session,
     headers: HeaderMap,
     form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
@@ -392,25 +380,18 @@ async fn logout_post(
     };
     let token = form.as_ref().ok().and_then(|f| f.csrf_token.as_deref());
     if !csrf_ok(&state, &headers, &data, token) {
-        return Err(csrf_refused(&rid));
+        return Err(csrf_refused(&req.rid));
     }
-    let ctx = Ctx {
-        state: &state,
-        rid: &rid,
-        client: &client,
-    };
-    let mut event = ctx.event(crate::audit::names::LOGOUT, Outcome::Success, &data);
-    event.role_arn = data.role_arn().map(str::to_string);
-    event.access_key_id = data.current.as_ref().map(|c| c.access_key_id.clone());
+    let unavailable = |e| PageError::unavailable(&req.rid.0, e);
     state
-        .audit
-        .record(event)
+        .ctx(&req.client)
+        .logout(&data)
         .await
-        .map_err(|e| PageError::unavailable(&rid.0, e))?;
+        .map_err(|e| unavailable(e.to_string()))?;
     session
         .flush()
         .await
-        .map_err(|e| PageError::unavailable(&rid.0, e))?;
+        .map_err(|e| unavailable(e.to_string()))?;
     let wants_json = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

@@ -226,3 +226,86 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+/// What a person is told about a failed credential exchange: written once,
+/// drawn as a page ([`Public::page`]) or as the API's JSON ([`Public::api`]).
+pub struct Public {
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub code: &'static str,
+    pub message: String,
+    /// The page offers "try again" (a new sign-in helps).
+    pub retry: bool,
+    /// A fresh sign-in is the way forward (the API adds its login_url).
+    pub sign_in: bool,
+}
+
+impl Public {
+    /// `api`: the JSON API's status for an exchange the IdP must redo is
+    /// 401 (the web app then signs in again); a page shows 502 with a retry.
+    pub fn of_issue(e: &crate::login::IssueError, api: bool) -> Self {
+        use crate::login::IssueError;
+        const UNAVAILABLE_API: &str = "The broker cannot record this request right now, so it was not carried out. Please try again shortly.";
+        const UNAVAILABLE_PAGE: &str = "The sign-in service cannot complete this request right now. Please try again in a moment.";
+        match e {
+            IssueError::Exchange(x) => {
+                tracing::warn!(code = x.code(), detail = %x.detail, "credential exchange failed");
+                let status = if api && x.needs_new_sign_in() {
+                    StatusCode::UNAUTHORIZED
+                } else {
+                    StatusCode::BAD_GATEWAY
+                };
+                Self {
+                    status,
+                    title: "Could not get AWS credentials",
+                    code: x.code(),
+                    message: x.user_message().to_string(),
+                    retry: x.needs_new_sign_in(),
+                    sign_in: false,
+                }
+            }
+            IssueError::NeedsSignIn => Self {
+                status: StatusCode::UNAUTHORIZED,
+                title: "Please sign in again",
+                code: "sign_in_required",
+                message:
+                    "Your sign-in is too old to get new AWS credentials. Please sign in again."
+                        .into(),
+                retry: true,
+                sign_in: true,
+            },
+            IssueError::Audit(a) => {
+                tracing::error!(error = %a, "audit trail unavailable");
+                Self {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    title: "Temporarily unavailable",
+                    code: "unavailable",
+                    message: if api {
+                        UNAVAILABLE_API
+                    } else {
+                        UNAVAILABLE_PAGE
+                    }
+                    .into(),
+                    retry: true,
+                    sign_in: false,
+                }
+            }
+            IssueError::Internal(i) => {
+                tracing::error!(error = %i, "internal error");
+                Self {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    title: "Something went wrong",
+                    code: "internal",
+                    message: if api {
+                        "The broker had a problem. Please try again."
+                    } else {
+                        "The sign-in service had a problem. Please try again in a moment."
+                    }
+                    .into(),
+                    retry: true,
+                    sign_in: false,
+                }
+            }
+        }
+    }
+}

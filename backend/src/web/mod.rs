@@ -6,31 +6,32 @@ mod admin;
 mod api;
 mod app;
 pub mod assets;
-pub mod cipher;
 mod error;
-pub mod flow;
 mod health;
 pub mod nav;
 pub mod ratelimit;
 mod saml;
-pub mod session;
+pub use crate::login::{cipher, session};
+pub use crate::metrics::names as metric;
 pub use crate::text;
 
-use crate::audit::Audit;
+use crate::audit::{AuditEvent, Outcome};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::exchange::Exchange;
+use crate::login::session::SessionData;
+use crate::login::{Client, Login, Settings};
+use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::saml::Verifier;
 use crate::store::Store;
-use axum::extract::{ConnectInfo, Request};
-use axum::http::{header, HeaderName, HeaderValue};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::http::{header, request, HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
@@ -42,14 +43,15 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub config: Config,
-    pub verifier: Verifier,
-    pub policy: Policy,
-    pub exchange: Arc<dyn Exchange>,
-    pub cipher: cipher::SessionCipher,
-    pub store: Store,
-    pub clock: Arc<dyn Clock>,
-    pub audit: Audit,
-    pub metrics: Metrics,
+    /// The sign-in flows and everything they use (store, audit, verifier…).
+    pub login: Login,
+}
+
+impl std::ops::Deref for Inner {
+    type Target = Login;
+    fn deref(&self) -> &Login {
+        &self.login
+    }
 }
 
 /// Everything [`AppState::new`] needs, built by `startup::prepare` (or a test).
@@ -72,9 +74,9 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub fn new(p: Parts) -> Self {
-        Self(Arc::new(Inner {
-            config: p.config,
-            verifier: p.verifier,
+        let login = Login {
+            settings: Settings::from_config(&p.config),
+            verifier: Arc::new(p.verifier),
             policy: p.policy,
             exchange: p.exchange,
             cipher: p.cipher,
@@ -82,60 +84,77 @@ impl AppState {
             store: p.store,
             clock: p.clock,
             metrics: Metrics::default(),
+        };
+        Self(Arc::new(Inner {
+            config: p.config,
+            login,
         }))
     }
+}
 
-    pub fn verifier_arc(&self) -> Arc<Inner> {
-        self.0.clone()
+/// The request context every handler takes: the request id, and who is
+/// asking (address, user agent), filled in by the middleware below.
+#[derive(Debug, Clone)]
+pub struct Req {
+    pub rid: RequestId,
+    pub client: Client,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Req {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let rid = parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(|| RequestId(String::new()));
+        let info = parts
+            .extensions
+            .get::<ClientInfo>()
+            .cloned()
+            .unwrap_or_default();
+        Ok(Self {
+            client: Client {
+                request_id: rid.0.clone(),
+                ip: info.ip,
+                user_agent: info.user_agent,
+            },
+            rid,
+        })
     }
 }
 
-/// Counters for `/metrics` (Prometheus text format).
-#[derive(Default)]
-pub struct Metrics(Mutex<BTreeMap<String, u64>>);
-
-/// The Prometheus metric names the broker exports (docs/operations.md).
-pub mod metric {
-    /// SP-initiated sign-ins started (`/saml/login`).
-    pub const LOGIN_STARTED: &str = "broker_login_started_total";
-    /// Responses at the ACS, by `outcome` and refusal `code`.
-    pub const LOGIN: &str = "broker_login_total";
-    /// Credential exchanges, by `mode` and `outcome`.
-    pub const EXCHANGE: &str = "broker_exchange_total";
-    /// SQL stores: transactions the writer committed (group commit).
-    pub const STORE_BATCHES: &str = "broker_store_batches_total";
-    /// SQL stores: writes committed in those transactions.
-    pub const STORE_WRITES: &str = "broker_store_writes_total";
-    /// SQL stores: writes that failed (answered 503).
-    pub const STORE_WRITE_FAILURES: &str = "broker_store_write_failures_total";
-}
-
-impl Metrics {
-    pub fn inc(&self, name: &str, labels: &[(&str, &str)]) {
-        let key = if labels.is_empty() {
-            name.to_string()
-        } else {
-            let l: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
-            format!("{name}{{{}}}", l.join(","))
-        };
-        if let Ok(mut m) = self.0.lock() {
-            *m.entry(key).or_default() += 1;
+impl Req {
+    pub fn ctx<'a>(&'a self, state: &'a AppState) -> Ctx<'a> {
+        Ctx {
+            state,
+            rid: &self.rid,
+            client: &self.client,
         }
     }
+}
 
-    pub fn render(&self) -> String {
-        let m = self.0.lock().map(|m| m.clone()).unwrap_or_default();
-        let mut out = String::new();
-        let mut last_name = String::new();
-        for (k, v) in m {
-            let name = k.split('{').next().unwrap_or_default().to_string();
-            if name != last_name {
-                out.push_str(&format!("# TYPE {name} counter\n"));
-                last_name = name;
-            }
-            out.push_str(&format!("{k} {v}\n"));
-        }
-        out
+/// One request in a handler: the application, its id and who is asking.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub state: &'a AppState,
+    pub rid: &'a RequestId,
+    pub client: &'a Client,
+}
+
+impl<'a> Ctx<'a> {
+    /// The sign-in flows for this request.
+    pub fn flows(&self) -> crate::login::Ctx<'a> {
+        self.state.0.login.ctx(self.client)
+    }
+
+    /// An event about this request by the signed-in person of `data`.
+    pub fn event(&self, name: &'static str, outcome: Outcome, data: &SessionData) -> AuditEvent {
+        self.flows().event(name, outcome, data)
     }
 }
 

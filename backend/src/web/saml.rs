@@ -1,15 +1,10 @@
 //! `/saml/*`: SP metadata, SP-initiated login and the ACS.
 
-use super::flow::{Ctx, IssueError};
-use super::session::AAD_ASSERTION;
-use super::session::{SessionData, KEY};
-use super::{AppState, ClientInfo, PageError, RequestId};
-use crate::audit::{AuditEvent, Outcome};
-use crate::policy::Decision;
-use crate::saml::authn::{self, RelayState, ReturnTo};
-use crate::saml::{metadata, Refusal, RoleArn, SamlError, VerifiedAssertion};
-use crate::store::{Accept, Pending};
-use axum::extract::{DefaultBodyLimit, Extension, Form, Query, State};
+use super::session::KEY;
+use super::{AppState, PageError, Req, RequestId};
+use crate::login::{AcsInput, IssueError, LoginError, Next};
+use crate::saml::{metadata, SamlError};
+use axum::extract::{DefaultBodyLimit, Form, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -46,61 +41,24 @@ struct LoginQuery {
 #[tracing::instrument(skip_all)]
 async fn login_get(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
+    req: Req,
     Query(q): Query<LoginQuery>,
 ) -> Result<Response, PageError> {
-    let return_to = match q.return_to.as_deref() {
-        None | Some("") => None,
-        Some(r) => Some(ReturnTo::parse(r).ok_or_else(|| {
-            PageError::new(
-                StatusCode::BAD_REQUEST,
-                "Sign-in link not valid",
-                "This sign-in link points outside this application, so it was not followed.",
-                &rid.0,
-            )
-        })?),
-    };
-    let cfg = &state.config;
-    let now = state.clock.now();
-    let relay = RelayState::generate();
-    let request_id = crate::ids::new_id();
-    let ttl = chrono::Duration::seconds(
-        i64::try_from(cfg.limits.pending_request_ttl_seconds).unwrap_or(600),
-    );
-    let pending = Pending {
-        request_id: request_id.clone(),
-        return_to: return_to.map(|r| r.as_str().to_string()),
-        role_hint: q
-            .role
-            .as_deref()
-            .and_then(RoleArn::parse)
-            .map(|r| r.as_str().to_string()),
-        browser_nonce: super::session::new_token(),
-    };
-    state
-        .store
-        .put_pending(relay.as_str(), &pending, now, now + ttl)
+    let started = state
+        .login
+        .start(q.return_to.as_deref(), q.role.as_deref())
         .await
-        .map_err(|e| PageError::unavailable(&rid.0, e))?;
-    let url = authn::redirect_url(
-        &state.verifier.idp().sso_redirect_url,
-        &request_id,
-        now,
-        &cfg.sp_entity_id(),
-        &cfg.acs_url(),
-        &relay,
-    )
-    .map_err(|e| PageError::internal(&rid.0, e))?;
-    state.metrics.inc(super::metric::LOGIN_STARTED, &[]);
+        .map_err(|e| login_page(&req.rid, e))?;
+    let cfg = &state.config;
     let cookie = login_cookie(
-        &pending.browser_nonce,
+        &started.browser_nonce,
         cfg.limits.pending_request_ttl_seconds,
         cfg.is_https(),
     );
     Ok((
         StatusCode::FOUND,
         [
-            (header::LOCATION, url),
+            (header::LOCATION, started.redirect_url),
             (header::CACHE_CONTROL, "no-store".to_string()),
             (header::SET_COOKIE, cookie),
         ],
@@ -119,172 +77,78 @@ struct AcsForm {
 #[tracing::instrument(skip_all)]
 async fn acs_post(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    Extension(client): Extension<ClientInfo>,
+    req: Req,
     session: Session,
     headers: axum::http::HeaderMap,
     form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
-    let now = state.clock.now();
-    let nonce = login_nonce(&headers);
+    let flows = state.login.ctx(&req.client);
+    let page = |e| login_page(&req.rid, e);
     let form = match form {
         Ok(Form(f)) => f,
-        Err(e) => {
-            let err = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                SamlError::TooLarge(0)
-            } else {
-                SamlError::Missing
-            };
-            return Err(refuse(&state, &rid, &client, err.into()).await);
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(page(flows.reject(SamlError::TooLarge(0)).await))
         }
+        Err(_) => return Err(page(flows.reject(SamlError::Missing).await)),
     };
-    let saml_response = form.saml_response.unwrap_or_default();
-    let saml_for_exchange = saml_response.split_ascii_whitespace().collect::<String>();
-    // Look up the pending request by RelayState, server side.
-    let relay = form.relay_state.as_deref().and_then(RelayState::parse);
-    let pending = match &relay {
-        Some(r) => state
-            .store
-            .take_pending(r.as_str(), nonce.as_deref().unwrap_or_default(), now)
-            .await
-            .map_err(|e| PageError::unavailable(&rid.0, e))?,
-        None => None,
-    };
-    let expected = pending.as_ref().map(|p| p.request_id.clone());
-    let inner = state.verifier_arc();
-    let verified = tokio::task::spawn_blocking(move || {
-        inner
-            .verifier
-            .verify(&saml_response, expected.as_deref(), now)
-    })
-    .await
-    .map_err(|e| PageError::internal(&rid.0, e))?;
-    let verified = match verified {
-        Ok(v) => v,
-        Err(refusal) => return Err(refuse(&state, &rid, &client, refusal).await),
-    };
-    for m in &verified.claims.malformed_roles {
-        tracing::warn!(subject = %verified.claims.name_id, value = %m.value, problem = %m.problem, "malformed Role attribute value ignored");
-    }
-    // Policy (no I/O) first, so that the login's audit events commit in one
-    // unit with its replay-cache entry: one write per sign-in.
-    let hint = pending
-        .as_ref()
-        .and_then(|p| p.role_hint.as_deref())
-        .and_then(RoleArn::parse);
-    let decision = state.policy.decide(&verified.claims, hint.as_ref());
-    let ctx = Ctx {
-        state: &state,
-        rid: &rid,
-        client: &client,
-    };
-    let mut fresh = vec![login_succeeded(&ctx, &verified, pending.is_none())];
-    if let Decision::Deny(d) = &decision {
-        let mut event = ctx.event_about(
-            crate::audit::names::LOGIN_FAILED,
-            Outcome::Failure,
-            Some(&verified.claims.name_id),
-            Some(&verified.assertion_id),
-        );
-        event.reason = Some(d.detail.clone());
-        fresh.push(event.detail("code", "policy_denied"));
-    }
-    let mut replay = ctx.event_about(
-        crate::audit::names::LOGIN_FAILED,
-        Outcome::Failure,
-        Some(&verified.claims.name_id),
-        Some(&verified.assertion_id),
-    );
-    replay.reason = Some("assertion id already used (replay)".into());
-    // The replay cache is shared by every instance through the store.
-    let new = state
-        .store
-        .accept(Accept {
-            assertion_id: verified.assertion_id.clone(),
-            until: verified.replay_until,
-            now,
-            fresh,
-            replay: vec![replay.detail("code", "replay")],
+    let accepted = flows
+        .accept(AcsInput {
+            saml_response: form.saml_response.unwrap_or_default(),
+            relay_state: form.relay_state,
+            browser_nonce: login_nonce(&headers),
         })
         .await
-        .map_err(|e| PageError::unavailable(&rid.0, e))?;
-    if !new {
-        return Err(refuse_replay(&state, &rid, &verified));
+        .map_err(page)?;
+    let unavailable = |e| PageError::unavailable(&req.rid.0, e);
+    session.cycle_id().await.map_err(unavailable)?;
+    session
+        .insert(KEY, &accepted.session)
+        .await
+        .map_err(unavailable)?;
+    match accepted.next {
+        Next::ChooseRole => Ok(Redirect::to("/choose-role").into_response()),
+        Next::Go(to) => Ok(Redirect::to(&to).into_response()),
+        Next::IssueFailed(e) => Err(issue_page(&req.rid, e)),
     }
-    state
-        .metrics
-        .inc(super::metric::LOGIN, &[("outcome", "success")]);
-    tracing::info!(subject = %verified.claims.name_id, assertion_id = %verified.assertion_id, roles = verified.claims.roles.len(), "sign-in accepted");
+}
 
-    // Policy: one role, a choice, or a refusal.
-    let role = match decision {
-        Decision::Deny(d) => {
-            tracing::warn!(subject = %verified.claims.name_id, detail = %d.detail, "no role allowed");
+/// The page for a sign-in that did not start a session.
+fn login_page(rid: &RequestId, e: LoginError) -> PageError {
+    match e {
+        LoginError::Refused(err) => {
+            let status = match err {
+                SamlError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                SamlError::BadSignature(_) | SamlError::Wrapped | SamlError::Unsigned => {
+                    StatusCode::FORBIDDEN
+                }
+                _ => StatusCode::BAD_REQUEST,
+            };
+            PageError::new(status, "Sign-in refused", err.user_message(), &rid.0)
+        }
+        LoginError::Replay => PageError::new(
+            StatusCode::BAD_REQUEST,
+            "Sign-in refused",
+            "This sign-in link has already been used. Please sign in again.",
+            &rid.0,
+        ),
+        LoginError::NoRole { reason } => {
             let mut page = PageError::new(
                 StatusCode::FORBIDDEN,
                 "No AWS role available",
-                d.reason,
+                reason,
                 &rid.0,
             );
             page.retry = false;
-            return Err(page);
+            page
         }
-        Decision::Role(r) => Some(r),
-        Decision::Choose(_) => None,
-    };
-    let cfg = &state.config;
-    let absolute = chrono::Duration::seconds(
-        i64::try_from(cfg.session.absolute_timeout_seconds).unwrap_or(43200),
-    );
-    let mut data = SessionData::from_login(
-        &verified,
-        state.policy.allowed(&verified.claims),
-        &cfg.admin.groups,
-        now,
-        absolute,
-    );
-    data.return_to = pending
-        .and_then(|p| p.return_to)
-        .and_then(|r| ReturnTo::parse(&r))
-        .map(|r| r.as_str().to_string());
-    data.sealed_assertion = Some(
-        state
-            .cipher
-            .seal(saml_for_exchange.as_bytes(), AAD_ASSERTION)
-            .map_err(|e| PageError::internal(&rid.0, e))?,
-    );
-    let ctx = Ctx {
-        state: &state,
-        rid: &rid,
-        client: &client,
-    };
-    let outcome = match &role {
-        Some(r) => Some(
-            ctx.issue(
-                &mut data,
-                r,
-                if hint.is_some() {
-                    "preselected"
-                } else {
-                    "automatic"
-                },
-            )
-            .await,
+        LoginError::BadReturnTo => PageError::new(
+            StatusCode::BAD_REQUEST,
+            "Sign-in link not valid",
+            "This sign-in link points outside this application, so it was not followed.",
+            &rid.0,
         ),
-        None => None,
-    };
-    session
-        .cycle_id()
-        .await
-        .map_err(|e| PageError::unavailable(&rid.0, e))?;
-    session
-        .insert(KEY, &data)
-        .await
-        .map_err(|e| PageError::unavailable(&rid.0, e))?;
-    match outcome {
-        None => Ok(Redirect::to("/choose-role").into_response()),
-        Some(Ok(())) => Ok(Redirect::to(data.return_to.as_deref().unwrap_or("/")).into_response()),
-        Some(Err(e)) => Err(issue_page(&rid, e)),
+        LoginError::Unavailable(e) => PageError::unavailable(&rid.0, e),
+        LoginError::Internal(e) => PageError::internal(&rid.0, e),
     }
 }
 
@@ -315,104 +179,8 @@ fn login_nonce(headers: &axum::http::HeaderMap) -> Option<String> {
 
 /// The page for a failed exchange.
 pub fn issue_page(rid: &RequestId, e: IssueError) -> PageError {
-    match e {
-        IssueError::Exchange(x) => {
-            tracing::warn!(code = x.code(), detail = %x.detail, "credential exchange failed");
-            let mut p = PageError::new(
-                StatusCode::BAD_GATEWAY,
-                "Could not get AWS credentials",
-                x.user_message(),
-                &rid.0,
-            );
-            p.retry = x.needs_new_sign_in();
-            p
-        }
-        IssueError::NeedsSignIn => PageError::new(
-            StatusCode::UNAUTHORIZED,
-            "Please sign in again",
-            "Your sign-in is too old to get new AWS credentials. Please sign in again.",
-            &rid.0,
-        ),
-        IssueError::Audit(a) => PageError::unavailable(&rid.0, a),
-        IssueError::Internal(i) => PageError::internal(&rid.0, i),
-    }
-}
-
-async fn refuse(
-    state: &AppState,
-    rid: &RequestId,
-    client: &ClientInfo,
-    refusal: Refusal,
-) -> PageError {
-    let err = &refusal.error;
-    let reason: String = err.to_string().chars().take(300).collect();
-    tracing::warn!(code = err.code(), %reason, subject = ?refusal.subject, "sign-in refused");
-    state.metrics.inc(
-        super::metric::LOGIN,
-        &[("outcome", "failure"), ("reason", err.code())],
-    );
-    let mut event = Ctx { state, rid, client }.event_about(
-        crate::audit::names::LOGIN_FAILED,
-        Outcome::Failure,
-        refusal.subject.as_deref(),
-        refusal.assertion_id.as_deref(),
-    );
-    // Parts of the reason may come from unsigned input: keep it short.
-    event.reason = Some(reason);
-    let event = event.detail("code", err.code());
-    if let Err(e) = state.audit.record(event).await {
-        return PageError::unavailable(&rid.0, e);
-    }
-    let status = match err {
-        SamlError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-        SamlError::BadSignature(_) | SamlError::Wrapped | SamlError::Unsigned => {
-            StatusCode::FORBIDDEN
-        }
-        _ => StatusCode::BAD_REQUEST,
-    };
-    PageError::new(status, "Sign-in refused", err.user_message(), &rid.0)
-}
-
-/// The login.succeeded event with the claims that matter to a reviewer.
-fn login_succeeded(ctx: &Ctx<'_>, v: &VerifiedAssertion, idp_initiated: bool) -> AuditEvent {
-    ctx.event_about(
-        crate::audit::names::LOGIN_SUCCEEDED,
-        Outcome::Success,
-        Some(&v.claims.name_id),
-        Some(&v.assertion_id),
-    )
-    .detail(
-        "roles",
-        v.claims
-            .roles
-            .iter()
-            .map(|r| r.role.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .detail("groups", v.claims.groups.clone())
-    .detail(
-        "malformed_roles",
-        v.claims
-            .malformed_roles
-            .iter()
-            .map(|m| format!("{}: {}", m.value, m.problem))
-            .collect::<Vec<_>>(),
-    )
-    .detail("idp_initiated", idp_initiated)
-}
-
-/// The page for a replayed assertion (its audit event is already recorded,
-/// with the replay check itself).
-fn refuse_replay(state: &AppState, rid: &RequestId, v: &VerifiedAssertion) -> PageError {
-    tracing::warn!(code = "replay", assertion_id = %v.assertion_id, subject = %v.claims.name_id, "sign-in refused: assertion replayed");
-    state.metrics.inc(
-        super::metric::LOGIN,
-        &[("outcome", "failure"), ("reason", "replay")],
-    );
-    PageError::new(
-        StatusCode::BAD_REQUEST,
-        "Sign-in refused",
-        "This sign-in link has already been used. Please sign in again.",
-        &rid.0,
-    )
+    let p = super::error::Public::of_issue(&e, false);
+    let mut page = PageError::new(p.status, p.title, p.message, &rid.0);
+    page.retry = p.retry;
+    page
 }

@@ -17,14 +17,22 @@ const RULES: &[(&str, &[&str])] = &[
     ("saml", &["ids"]),
     ("policy", &["saml"]),
     ("exchange", &["awssdk", "config", "saml"]),
+    ("metrics", &[]),
     // The persistence seam: audit defines the AuditLog trait, store
     // implements it for each backend; no cycle.
     ("store", &["audit", "awssdk", "config"]),
     ("audit", &["text"]),
     (
+        "login",
+        &[
+            "audit", "clock", "config", "exchange", "ids", "metrics", "policy", "saml", "store",
+        ],
+    ),
+    (
         "web",
         &[
-            "audit", "clock", "config", "exchange", "ids", "policy", "saml", "store", "text",
+            "audit", "clock", "config", "exchange", "login", "metrics", "policy", "saml", "store",
+            "text",
         ],
     ),
     ("lambda", &["web"]),

@@ -18,6 +18,7 @@ mod hostile;
 mod http;
 mod interop;
 mod lambda;
+mod login;
 mod logs;
 mod moto;
 mod postgres;

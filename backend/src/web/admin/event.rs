@@ -5,11 +5,10 @@ use super::{
     admin, chain_line, list_url, no_store, record, refused, segment, unavailable, Refused, LIST,
 };
 use crate::audit::{Outcome, Record};
-use crate::web::flow::Ctx;
-use crate::web::{AppState, ClientInfo, RequestId};
+use crate::web::{AppState, Req};
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
@@ -85,16 +84,12 @@ fn fields(r: &Record) -> Vec<Field> {
 #[tracing::instrument(skip_all)]
 pub(super) async fn audit_event_get(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    Extension(client): Extension<ClientInfo>,
+    req: Req,
     session: Session,
     Path(id): Path<String>,
 ) -> Result<Response, Refused> {
-    let ctx = Ctx {
-        state: &state,
-        rid: &rid,
-        client: &client,
-    };
+    let ctx = req.ctx(&state);
+    let rid = &req.rid;
     let id: String = id.chars().take(128).collect();
     let data = admin(&ctx, &session, &format!("{LIST}/{}", segment(&id))).await?;
     let viewed = ctx
@@ -106,12 +101,12 @@ pub(super) async fn audit_event_get(
         .detail("view", "event")
         .detail("event_id", id.clone());
     record(&ctx, viewed).await?;
-    let Some(r) = state.audit.get(&id).await.map_err(unavailable(&rid))? else {
+    let Some(r) = state.audit.get(&id).await.map_err(unavailable(rid))? else {
         return Err(refused(
             StatusCode::NOT_FOUND,
             "Event not found",
             "No audit event has this id.".into(),
-            &rid,
+            rid,
         )
         .into());
     };

@@ -4,10 +4,10 @@
 use super::{admin, parse_filter, query_map, record, Refused, LIST};
 use crate::audit::export::{csv_line, jsonl_line, CSV_HEADER};
 use crate::audit::Outcome;
-use crate::web::flow::Ctx;
-use crate::web::{AppState, ClientInfo, RequestId};
+use crate::web::Ctx;
+use crate::web::{AppState, Req};
 use axum::body::Body;
-use axum::extract::{Extension, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
@@ -31,32 +31,22 @@ impl Format {
 #[tracing::instrument(skip_all)]
 pub(super) async fn audit_jsonl_get(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    Extension(client): Extension<ClientInfo>,
+    req: Req,
     session: Session,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Refused> {
-    let ctx = Ctx {
-        state: &state,
-        rid: &rid,
-        client: &client,
-    };
+    let ctx = req.ctx(&state);
     export(&ctx, &session, raw.as_deref(), Format::Jsonl).await
 }
 
 #[tracing::instrument(skip_all)]
 pub(super) async fn audit_csv_get(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    Extension(client): Extension<ClientInfo>,
+    req: Req,
     session: Session,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Refused> {
-    let ctx = Ctx {
-        state: &state,
-        rid: &rid,
-        client: &client,
-    };
+    let ctx = req.ctx(&state);
     export(&ctx, &session, raw.as_deref(), Format::Csv).await
 }
 

@@ -1,20 +1,14 @@
 //! Getting credentials for a chosen role: unseal the assertion, call the
 //! exchange, seal the credentials into the session, audit both steps (fail
-//! closed). Shared by the ACS, the role picker and the JSON API.
+//! closed). Shared by the ACS, the role picker and the JSON API; also the
+//! renewal of the current credentials and sign-out.
 
 use super::session::{CurrentRole, SessionData, AAD_ASSERTION, AAD_CREDENTIALS};
-use super::{AppState, ClientInfo, RequestId};
+use super::Ctx;
 use crate::audit::{AuditError, AuditEvent, Outcome};
 use crate::config::Secret;
 use crate::exchange::{Credentials, ExchangeError, ExchangeRequest};
 use crate::policy::AllowedRole;
-
-/// Who is asking, for the audit trail.
-pub struct Ctx<'a> {
-    pub state: &'a AppState,
-    pub rid: &'a RequestId,
-    pub client: &'a ClientInfo,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
@@ -28,6 +22,49 @@ pub enum IssueError {
     Internal(String),
 }
 
+/// Why a chosen role was not granted.
+#[derive(Debug, thiserror::Error)]
+pub enum ChooseError {
+    #[error("the role is not in the allowed set")]
+    NotAllowed,
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+}
+
+/// Why the current credentials could not be handed out.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("no role chosen yet")]
+    NoRole,
+    #[error("renewing needs the session's CSRF token")]
+    CsrfNeeded,
+    /// The credentials expired and the assertion can no longer be
+    /// exchanged: the session is over (audited as session.expired).
+    #[error("credentials expired for {role_arn}")]
+    Expired { role_arn: String },
+    /// The credentials could not be renewed for `role_arn`.
+    #[error("{source}")]
+    Issue {
+        role_arn: String,
+        source: IssueError,
+    },
+    /// The stored credentials cannot be read (the session key changed): the
+    /// caller ends the session.
+    #[error("{source}")]
+    Unreadable {
+        role_arn: String,
+        source: IssueError,
+    },
+}
+
+/// The credentials to hand out, and whether the session changed (renewed).
+#[derive(Debug)]
+pub struct Fresh {
+    pub credentials: Credentials,
+    pub role_arn: String,
+    pub renewed: bool,
+}
+
 impl Ctx<'_> {
     /// An event about this request (request id, client address and agent,
     /// the IdP) concerning `subject` and `assertion_id` when known.
@@ -38,12 +75,12 @@ impl Ctx<'_> {
         subject: Option<&str>,
         assertion_id: Option<&str>,
     ) -> AuditEvent {
-        let mut e = AuditEvent::new(name, outcome, self.state.clock.now());
+        let mut e = AuditEvent::new(name, outcome, self.login.clock.now());
         e.subject = subject.map(str::to_string);
-        e.request_id = Some(self.rid.0.clone());
+        e.request_id = Some(self.client.request_id.clone());
         e.source_ip = self.client.ip.clone();
         e.user_agent = self.client.user_agent.clone();
-        e.idp = Some(self.state.verifier.idp().entity_id.clone());
+        e.idp = Some(self.login.verifier.idp().entity_id.clone());
         e.assertion_id = assertion_id.map(str::to_string);
         e
     }
@@ -84,7 +121,7 @@ impl Ctx<'_> {
         role: &AllowedRole,
         via: Option<&'static str>,
     ) -> Result<(), IssueError> {
-        let state = self.state;
+        let state = self.login;
         let now = state.clock.now();
         let sealed = data
             .sealed_assertion
@@ -123,7 +160,7 @@ impl Ctx<'_> {
         role: &AllowedRole,
         via: &'static str,
     ) -> Result<(), IssueError> {
-        let state = self.state;
+        let state = self.login;
         let mut selected = self.event(crate::audit::names::ROLE_SELECTED, Outcome::Success, data);
         selected.role_arn = Some(role.grant.role.as_str().to_string());
         let selected = selected
@@ -150,12 +187,12 @@ impl Ctx<'_> {
         via: Option<&'static str>,
         previous_key: Option<String>,
     ) -> Result<(), IssueError> {
-        let state = self.state;
+        let state = self.login;
         let issued = match state.exchange.exchange(&req).await {
             Ok(i) => i,
             Err(e) => {
                 state.metrics.inc(
-                    super::metric::EXCHANGE,
+                    crate::metrics::names::EXCHANGE,
                     &[("outcome", "failure"), ("reason", e.code())],
                 );
                 let mut failed = self.event(
@@ -205,7 +242,7 @@ impl Ctx<'_> {
         state.audit.record(ev).await?;
         state
             .metrics
-            .inc(super::metric::EXCHANGE, &[("outcome", "success")]);
+            .inc(crate::metrics::names::EXCHANGE, &[("outcome", "success")]);
         data.current = Some(CurrentRole {
             role_arn,
             principal_arn: issued.principal_arn,
@@ -220,7 +257,7 @@ impl Ctx<'_> {
 
     pub fn credentials(&self, current: &CurrentRole) -> Result<Credentials, IssueError> {
         let plain = self
-            .state
+            .login
             .cipher
             .open(&current.sealed_credentials, AAD_CREDENTIALS)
             .map_err(|e| {
@@ -228,5 +265,102 @@ impl Ctx<'_> {
                 IssueError::NeedsSignIn
             })?;
         serde_json::from_slice(&plain).map_err(|e| IssueError::Internal(e.to_string()))
+    }
+
+    /// A role chosen on the picker (`via = "picker"`) or through the API
+    /// (`"api"`): refused and audited when it is not allowed, else issued.
+    pub async fn choose(
+        &self,
+        data: &mut SessionData,
+        role_arn: &str,
+        via: &'static str,
+    ) -> Result<(), ChooseError> {
+        let Some(role) = data.allowed_role(role_arn).cloned() else {
+            let mut ev = self.event(crate::audit::names::ROLE_SELECTED, Outcome::Failure, data);
+            ev.role_arn = Some(role_arn.chars().take(256).collect());
+            ev.reason = Some("role not in the allowed set".into());
+            self.login
+                .audit
+                .record(ev.detail("via", via))
+                .await
+                .map_err(IssueError::from)?;
+            return Err(ChooseError::NotAllowed);
+        };
+        self.issue(data, &role, via).await?;
+        Ok(())
+    }
+
+    /// The current role's credentials, renewed when they expire within a
+    /// minute and `may_renew` (the request carried the CSRF token). When the
+    /// session is over, `session.expired` is audited and the caller ends it.
+    pub async fn refresh(
+        &self,
+        data: &mut SessionData,
+        may_renew: bool,
+    ) -> Result<Fresh, RefreshError> {
+        let now = self.login.clock.now();
+        let Some(cur) = data.current.clone() else {
+            return Err(RefreshError::NoRole);
+        };
+        if !may_renew && now >= cur.expiration {
+            return Err(RefreshError::CsrfNeeded);
+        }
+        let issue = |source| RefreshError::Issue {
+            role_arn: cur.role_arn.clone(),
+            source,
+        };
+        let mut renewed = false;
+        // Refresh ahead of expiry while the assertion still allows it; after that the session ends.
+        if may_renew && now + chrono::Duration::seconds(60) >= cur.expiration {
+            let refreshed = match data.allowed_role(&cur.role_arn).cloned() {
+                Some(r) => self.renew(data, &r).await,
+                None => Err(IssueError::NeedsSignIn),
+            };
+            match refreshed {
+                Ok(()) => renewed = true,
+                Err(IssueError::NeedsSignIn) if now >= cur.expiration => {
+                    let mut ev =
+                        self.event(crate::audit::names::SESSION_EXPIRED, Outcome::Failure, data);
+                    ev.role_arn = Some(cur.role_arn.clone());
+                    ev.access_key_id = Some(cur.access_key_id.clone());
+                    ev.reason = Some(
+                        "credentials expired and the assertion can no longer be exchanged".into(),
+                    );
+                    self.login
+                        .audit
+                        .record(ev)
+                        .await
+                        .map_err(|e| issue(e.into()))?;
+                    return Err(RefreshError::Expired {
+                        role_arn: cur.role_arn.clone(),
+                    });
+                }
+                Err(IssueError::NeedsSignIn) => {}
+                Err(e) => return Err(issue(e)),
+            }
+        }
+        let cur = data
+            .current
+            .as_ref()
+            .ok_or_else(|| issue(IssueError::Internal("no current role after refresh".into())))?;
+        let credentials = self
+            .credentials(cur)
+            .map_err(|source| RefreshError::Unreadable {
+                role_arn: cur.role_arn.clone(),
+                source,
+            })?;
+        Ok(Fresh {
+            credentials,
+            role_arn: cur.role_arn.clone(),
+            renewed,
+        })
+    }
+
+    /// Sign-out, audited before the caller ends the session.
+    pub async fn logout(&self, data: &SessionData) -> Result<(), AuditError> {
+        let mut event = self.event(crate::audit::names::LOGOUT, Outcome::Success, data);
+        event.role_arn = data.role_arn().map(str::to_string);
+        event.access_key_id = data.current.as_ref().map(|c| c.access_key_id.clone());
+        self.login.audit.record(event).await
     }
 }
