@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use saml_broker::clock::SystemClock;
-use saml_broker::config::Config;
+use saml_broker::config::{Config, LogFormat, StorageUrl};
 #[cfg(feature = "dev-idp")]
 use saml_broker::devidp::server::{DevIdp, DevIdpOptions, WARNING};
 use saml_broker::saml::metadata;
@@ -120,7 +120,7 @@ async fn open_audit(config: &Path) -> anyhow::Result<(Config, saml_broker::audit
 
 /// Open `storage.url`, naming it (without its password) when that fails.
 async fn open_store(cfg: &Config) -> anyhow::Result<saml_broker::store::Store> {
-    saml_broker::store::Store::open_with(&cfg.storage_url(), &cfg.aws)
+    saml_broker::store::Store::open_with(&cfg.storage.url, &cfg.aws)
         .await
         .with_context(|| format!("opening storage.url {}", cfg.storage_url_redacted()))
 }
@@ -185,8 +185,8 @@ async fn audit_command(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             let (cfg, audit) = open_audit(&config).await?;
             let cutoff =
                 chrono::Utc::now() - chrono::Duration::days(i64::try_from(older_than_days)?);
-            let dir = cfg.resolve_path(&cfg.audit.archive_dir);
-            match saml_broker::audit::retention::archive_older_than(&audit, cutoff, &dir).await? {
+            let dir = &cfg.audit.archive_dir;
+            match saml_broker::audit::retention::archive_older_than(&audit, cutoff, dir).await? {
                 Some(r) => println!(
                     "archived {} events (#{}..#{}) to {}",
                     r.archived,
@@ -359,7 +359,7 @@ async fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
     let policy =
         saml_broker::policy::Policy::from_table(&cfg.policy, &cfg.base_dir).context("[policy]")?;
     let mut lines: Vec<(&str, String)> = vec![
-        ("public URL", cfg.server.public_url.clone()),
+        ("public URL", cfg.server.public_url.to_string()),
         ("web app", format!("{}/app/", cfg.public_base())),
         ("SP entity id", cfg.sp_entity_id()),
         ("ACS URL", cfg.acs_url()),
@@ -388,7 +388,7 @@ async fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
     ));
     lines.push((
         "clock skew",
-        format!("{} s", cfg.idp.max_clock_skew_seconds),
+        format!("{} s", cfg.idp.max_clock_skew.as_secs()),
     ));
     lines.push((
         "SHA-1",
@@ -455,9 +455,10 @@ async fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
 /// that does not exist yet is not created here; its directory is checked.
 async fn check_store(cfg: &Config) -> Result<String, String> {
     let shown = cfg.storage_url_redacted();
-    let url = cfg.storage_url();
-    if let Some(file) = url.strip_prefix("sqlite://") {
-        let file = Path::new(file.split('?').next().unwrap_or_default());
+    if let StorageUrl::Sqlite {
+        file: Some(file), ..
+    } = &cfg.storage.url
+    {
         if !file.exists() {
             let dir = file
                 .parent()
@@ -477,7 +478,7 @@ async fn check_store(cfg: &Config) -> Result<String, String> {
         }
     }
     let ping = async {
-        let store = saml_broker::store::Store::open_with(&url, &cfg.aws).await?;
+        let store = saml_broker::store::Store::open_with(&cfg.storage.url, &cfg.aws).await?;
         store.ping().await
     };
     match tokio::time::timeout(std::time::Duration::from_secs(15), ping).await {
@@ -494,16 +495,7 @@ async fn check_store(cfg: &Config) -> Result<String, String> {
 
 /// The host the broker sends AWS calls to resolves in DNS.
 async fn check_aws_endpoint(cfg: &Config) -> Result<String, String> {
-    use saml_broker::config::AwsMode;
-    let url = match &cfg.aws.endpoint_url {
-        Some(u) => u.clone(),
-        None => match cfg.aws.mode {
-            AwsMode::Cognito => {
-                format!("https://cognito-identity.{}.amazonaws.com", cfg.aws.region)
-            }
-            AwsMode::StsSaml => format!("https://sts.{}.amazonaws.com", cfg.aws.region),
-        },
-    };
+    let url = cfg.aws_endpoint();
     let parsed = url::Url::parse(&url).map_err(|e| format!("aws endpoint {url}: {e}"))?;
     let host = parsed.host_str().unwrap_or_default().to_string();
     let port = parsed.port_or_known_default().unwrap_or(443);
@@ -523,7 +515,7 @@ async fn check_aws_endpoint(cfg: &Config) -> Result<String, String> {
 }
 
 /// Bind `server.listen`, saying what to do when the port is taken.
-async fn bind(listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
+async fn bind(listen: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => Ok(l),
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(anyhow::anyhow!(
@@ -545,16 +537,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { config } => {
             let cfg = load_config(&config)?;
-            init_tracing(cfg.server.log_format == "json");
-            let listen = cfg.server.listen.clone();
-            let public = cfg.server.public_url.clone();
+            init_tracing(cfg.server.log_format == LogFormat::Json);
+            let public = cfg.public_base().to_string();
             // The port first: a busy port stops the start before the store is
             // opened or anything is written to it.
-            let listener = bind(&listen).await?;
+            let listener = bind(cfg.server.listen).await?;
             let state = saml_broker::startup::prepare(cfg, Arc::new(SystemClock)).await?;
             saml_broker::startup::record_start(&state).await?;
             let addr = listener.local_addr()?;
-            let public = public.trim_end_matches('/');
             let app = format!("{public}/app/");
             tracing::info!(listen = %addr, app = %app, "saml-broker listening on {addr}; web app {app}, account page {public}/");
             saml_broker::startup::run(listener, state).await?;

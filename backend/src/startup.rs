@@ -2,7 +2,7 @@
 //! and the Lambda entry.
 
 use crate::clock::Clock;
-use crate::config::{AwsMode, Config};
+use crate::config::{chrono_duration, AwsMode, Config, MetadataSource, SessionKey};
 use crate::exchange::Exchange;
 use crate::policy::Policy;
 use crate::saml::{metadata, Verifier, VerifySettings};
@@ -18,17 +18,13 @@ use std::time::Duration;
 /// The IdP metadata the configuration names (`idp.metadata_file` or
 /// `idp.metadata_url`); shared by `serve` and `check-config`.
 pub async fn load_metadata(config: &Config) -> anyhow::Result<metadata::IdpMetadata> {
-    metadata::load(
-        config
-            .idp
-            .metadata_file
-            .as_ref()
-            .map(|p| config.resolve_path(p))
-            .as_deref(),
-        config.idp.metadata_url.as_deref(),
-    )
-    .await
-    .context("loading IdP metadata (idp.metadata_file / idp.metadata_url)")
+    let (file, url) = match &config.idp.metadata {
+        MetadataSource::File(p) => (Some(p.as_path()), None),
+        MetadataSource::Url(u) => (None, Some(u.as_str())),
+    };
+    metadata::load(file, url)
+        .await
+        .context("loading IdP metadata (idp.metadata_file / idp.metadata_url)")
 }
 
 /// Load IdP metadata, open and migrate the store, and build the state.
@@ -54,24 +50,17 @@ pub async fn prepare_parts(
             anyhow::bail!("{key}: aws.mode = \"cognito\" cannot pass a session policy (GetCredentialsForIdentity has no policy parameter); use aws.mode = \"sts-saml\" or remove it");
         }
     }
-    let cipher = match (&config.session.key, &config.session.key_secret_arn) {
-        (Some(k), _) => SessionCipher::from_base64(k.expose()).context("session.key")?,
-        (None, Some(arn)) => {
+    let cipher = match &config.session.key {
+        SessionKey::Inline(k) => SessionCipher::from_base64(k.expose()).context("session.key")?,
+        SessionKey::SecretArn(arn) => {
             let key = secret_value(&config, arn)
                 .await
                 .context("session.key_secret_arn")?;
             SessionCipher::from_base64(key.expose())
                 .context("session.key_secret_arn: the secret must hold a base64 32-byte key")?
         }
-        (None, None) => {
-            let path = config.resolve_path(
-                config
-                    .session
-                    .key_file
-                    .as_deref()
-                    .unwrap_or(std::path::Path::new("session.key")),
-            );
-            SessionCipher::load_or_create(&path).context("session.key_file")?
+        SessionKey::File(path) => {
+            SessionCipher::load_or_create(path).context("session.key_file")?
         }
     };
     let idp = load_metadata(&config).await?;
@@ -96,7 +85,7 @@ pub async fn prepare_parts(
     }
     let store = match store {
         Some(s) => s,
-        None => Store::open_with(&config.storage_url(), &config.aws)
+        None => Store::open_with(&config.storage.url, &config.aws)
             .await
             .with_context(|| format!("opening storage.url {}", config.storage_url_redacted()))?,
     };
@@ -106,12 +95,10 @@ pub async fn prepare_parts(
     let settings = VerifySettings {
         sp_entity_id: config.sp_entity_id(),
         acs_url: config.acs_url(),
-        max_clock_skew: chrono::Duration::seconds(
-            i64::try_from(config.idp.max_clock_skew_seconds).unwrap_or(60),
-        ),
+        max_clock_skew: chrono_duration(config.idp.max_clock_skew),
         allow_sha1: config.idp.allow_sha1,
         allow_idp_initiated: config.idp.allow_idp_initiated,
-        max_bytes: usize::try_from(config.limits.max_saml_bytes).unwrap_or(256 * 1024),
+        max_bytes: config.limits.max_saml_bytes,
     };
     tracing::info!(
         idp = %idp.entity_id,
@@ -223,17 +210,17 @@ pub async fn run(listener: tokio::net::TcpListener, state: AppState) -> anyhow::
 fn spawn_audit_tasks(state: &AppState) {
     let audit = state.audit.clone();
     let cfg = state.config.audit.clone();
-    let archive_dir = state.config.resolve_path(&cfg.archive_dir);
     let clock = state.clock.clone();
     tokio::spawn(async move {
-        let mut tick =
-            tokio::time::interval(Duration::from_secs(cfg.verify_interval_seconds.max(60)));
+        let mut tick = tokio::time::interval(cfg.verify_interval);
         loop {
             tick.tick().await;
-            if cfg.retention_days > 0 {
-                let cutoff = clock.now()
-                    - chrono::Duration::days(i64::try_from(cfg.retention_days).unwrap_or(36500));
-                match crate::audit::retention::archive_older_than(&audit, cutoff, &archive_dir)
+            // A retention beyond the calendar's start keeps everything.
+            let cutoff = cfg
+                .retention
+                .and_then(|r| clock.now().checked_sub_signed(chrono_duration(r)));
+            if let Some(cutoff) = cutoff {
+                match crate::audit::retention::archive_older_than(&audit, cutoff, &cfg.archive_dir)
                     .await
                 {
                     Ok(Some(r)) => {

@@ -64,9 +64,7 @@ async fn login_get(
     let now = state.clock.now();
     let relay = RelayState::generate();
     let request_id = crate::ids::new_id();
-    let ttl = chrono::Duration::seconds(
-        i64::try_from(cfg.limits.pending_request_ttl_seconds).unwrap_or(600),
-    );
+    let ttl = crate::config::chrono_duration(cfg.limits.pending_request_ttl);
     let pending = Pending {
         request_id: request_id.clone(),
         return_to: return_to.map(|r| r.as_str().to_string()),
@@ -94,7 +92,7 @@ async fn login_get(
     state.metrics.inc(super::metric::LOGIN_STARTED, &[]);
     let cookie = login_cookie(
         &pending.browser_nonce,
-        cfg.limits.pending_request_ttl_seconds,
+        cfg.limits.pending_request_ttl.as_secs(),
         cfg.is_https(),
     );
     Ok((
@@ -251,9 +249,7 @@ async fn acs_post(
         Decision::Choose(_) => None,
     };
     let cfg = &state.config;
-    let absolute = chrono::Duration::seconds(
-        i64::try_from(cfg.session.absolute_timeout_seconds).unwrap_or(43200),
-    );
+    let absolute = crate::config::chrono_duration(cfg.session.absolute_timeout);
     let mut data = SessionData::from_login(
         &verified,
         state.policy.allowed(&verified.claims),
