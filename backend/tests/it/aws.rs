@@ -390,10 +390,7 @@ async fn cognito_mode_refuses_a_session_policy_at_start() {
         std::iter::empty(),
     )
     .unwrap();
-    let Err(e) =
-        saml_broker::startup::prepare(cfg, std::sync::Arc::new(saml_broker::clock::SystemClock))
-            .await
-    else {
+    let Err(e) = saml_broker::startup::Builder::new(cfg).build().await else {
         panic!("started with a session policy in cognito mode");
     };
     assert!(
