@@ -28,7 +28,7 @@ fn loader(aws: &AwsConfig) -> aws_config::ConfigLoader {
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
         ))
         .build_https();
-    let timeout = Duration::from_secs(aws.timeout_seconds);
+    let timeout = aws.timeout;
     let loader = aws_config::defaults(BehaviorVersion::latest())
         .region(aws_config::Region::new(aws.region.clone()))
         .http_client(http)
@@ -39,11 +39,9 @@ fn loader(aws: &AwsConfig) -> aws_config::ConfigLoader {
                 .operation_timeout(timeout * 2)
                 .build(),
         )
-        .retry_config(
-            RetryConfig::standard().with_max_attempts(u32::try_from(aws.max_attempts).unwrap_or(3)),
-        );
+        .retry_config(RetryConfig::standard().with_max_attempts(aws.max_attempts));
     match &aws.endpoint_url {
-        Some(e) => loader.endpoint_url(e),
+        Some(e) => loader.endpoint_url(e.as_str()),
         None => loader,
     }
 }

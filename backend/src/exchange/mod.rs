@@ -69,7 +69,9 @@ pub async fn from_config(aws: &AwsConfig) -> Arc<dyn Exchange> {
         AwsMode::Cognito => Arc::new(CognitoExchange::new(
             &sdk,
             aws.identity_pool_id.clone().unwrap_or_default(),
-            aws.saml_provider_arn.clone(),
+            aws.saml_provider_arn
+                .as_ref()
+                .map(|p| p.as_str().to_string()),
         )),
         AwsMode::StsSaml => Arc::new(StsExchange::new(&sdk)),
     }

@@ -56,12 +56,8 @@ impl Settings {
         Self {
             sp_entity_id: c.sp_entity_id(),
             acs_url: c.acs_url(),
-            pending_ttl: chrono::Duration::seconds(
-                i64::try_from(c.limits.pending_request_ttl_seconds).unwrap_or(600),
-            ),
-            absolute_timeout: chrono::Duration::seconds(
-                i64::try_from(c.session.absolute_timeout_seconds).unwrap_or(43200),
-            ),
+            pending_ttl: crate::config::chrono_duration(c.limits.pending_request_ttl),
+            absolute_timeout: crate::config::chrono_duration(c.session.absolute_timeout),
             admin_groups: c.admin.groups.clone(),
         }
     }

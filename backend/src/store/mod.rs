@@ -160,13 +160,19 @@ impl Store {
 
     /// Open the store named by `url`, including `dynamodb://<prefix>` (which
     /// uses the default AWS credentials and `aws.region` / `aws.endpoint_url`).
-    pub async fn open_with(url: &str, aws: &crate::config::AwsConfig) -> Result<Self, StoreError> {
-        if url.starts_with("dynamodb:") {
-            let prefix = dynamo::table_prefix(url).map_err(dyn_err)?;
-            let sdk = crate::awssdk::sdk_config_with_credentials(aws).await;
-            return Ok(Self::dynamo(dynamo::DynamoStore::new(&sdk, prefix).await));
+    pub async fn open_with(
+        url: &crate::config::StorageUrl,
+        aws: &crate::config::AwsConfig,
+    ) -> Result<Self, StoreError> {
+        use crate::config::StorageUrl;
+        match url {
+            StorageUrl::Dynamo { url } => {
+                let prefix = dynamo::table_prefix(url).map_err(dyn_err)?;
+                let sdk = crate::awssdk::sdk_config_with_credentials(aws).await;
+                Ok(Self::dynamo(dynamo::DynamoStore::new(&sdk, prefix).await))
+            }
+            StorageUrl::Sqlite { url, .. } | StorageUrl::Postgres { url } => Self::open(url).await,
         }
-        Self::open(url).await
     }
 
     /// Open (creating a SQLite file when absent) the SQL store named by `url`.

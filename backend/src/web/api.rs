@@ -76,7 +76,12 @@ fn session_json(state: &AppState, data: &SessionData) -> SessionJson {
         is_admin: data.is_admin,
         csrf_token: data.csrf_token.clone(),
         region: state.config.aws.region.clone(),
-        endpoint_url: state.config.aws.endpoint_url.clone(),
+        endpoint_url: state
+            .config
+            .aws
+            .endpoint_url
+            .as_ref()
+            .map(|u| u.to_string()),
     }
 }
 

@@ -178,9 +178,9 @@ pub fn build_router(state: AppState) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
-            i64::try_from(cfg.session.idle_timeout_seconds).unwrap_or(3600),
-        )));
+        .with_expiry(Expiry::OnInactivity(
+            time::Duration::saturating_seconds_f64(cfg.session.idle_timeout.as_secs_f64()),
+        ));
     let https = cfg.is_https();
     let csp_value = HeaderValue::from_str(&csp(cfg))
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));

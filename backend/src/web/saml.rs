@@ -52,7 +52,7 @@ async fn login_get(
     let cfg = &state.config;
     let cookie = login_cookie(
         &started.browser_nonce,
-        cfg.limits.pending_request_ttl_seconds,
+        cfg.limits.pending_request_ttl.as_secs(),
         cfg.is_https(),
     );
     Ok((

@@ -342,7 +342,7 @@ async fn an_unreachable_aws_endpoint_is_explained() {
         AwsMode::Cognito,
         Some("us-east-1:00000000-0000-0000-0000-000000000000".into()),
     );
-    aws.endpoint_url = Some("http://127.0.0.1:9".into());
+    aws.endpoint_url = Some("http://127.0.0.1:9".parse().unwrap());
     let app = TestApp::spawn(AppOptions {
         aws: Some(aws),
         ..Default::default()
@@ -390,10 +390,7 @@ async fn cognito_mode_refuses_a_session_policy_at_start() {
         std::iter::empty(),
     )
     .unwrap();
-    let Err(e) =
-        saml_broker::startup::prepare(cfg, std::sync::Arc::new(saml_broker::clock::SystemClock))
-            .await
-    else {
+    let Err(e) = saml_broker::startup::Builder::new(cfg).build().await else {
         panic!("started with a session policy in cognito mode");
     };
     assert!(
@@ -523,7 +520,7 @@ async fn sts_mode_retries_once_at_3600_when_the_role_refuses_the_duration() {
         mode: AwsMode::StsSaml,
         ..Default::default()
     };
-    aws.endpoint_url = Some(endpoint);
+    aws.endpoint_url = Some(endpoint.parse().unwrap());
     let sdk = saml_broker::exchange::sdk_config(&aws).await;
     let ex = saml_broker::exchange::StsExchange::new(&sdk);
     let grant = saml_broker::saml::RoleGrant::parse(DEV).unwrap();
@@ -590,7 +587,7 @@ async fn aws_errors_become_words_a_person_understands() {
         tokio::spawn(async move { axum::serve(listener, sts).await });
         let aws = saml_broker::config::AwsConfig {
             mode: AwsMode::StsSaml,
-            endpoint_url: Some(endpoint),
+            endpoint_url: Some(endpoint.parse().unwrap()),
             max_attempts: 1,
             ..Default::default()
         };

@@ -338,14 +338,14 @@ async fn nothing_is_audited_until_the_broker_can_serve() {
     let dir = config_dir(BASE);
     let cfg =
         saml_broker::config::Config::load(&dir.0.join("broker.toml"), std::iter::empty()).unwrap();
-    let state =
-        saml_broker::startup::prepare(cfg, std::sync::Arc::new(saml_broker::clock::SystemClock))
-            .await
-            .unwrap();
+    let state = saml_broker::startup::Builder::new(cfg)
+        .build()
+        .await
+        .unwrap();
     assert_eq!(
         state.audit.verify().await.unwrap().events,
         0,
-        "prepare audits nothing"
+        "building audits nothing"
     );
     saml_broker::startup::record_start(&state).await.unwrap();
     let r = state.audit.verify().await.unwrap();
@@ -360,10 +360,10 @@ async fn audit_export_into_a_closed_pipe_ends_quietly() {
     let dir = config_dir(BASE);
     let cfg =
         saml_broker::config::Config::load(&dir.0.join("broker.toml"), std::iter::empty()).unwrap();
-    let state =
-        saml_broker::startup::prepare(cfg, std::sync::Arc::new(saml_broker::clock::SystemClock))
-            .await
-            .unwrap();
+    let state = saml_broker::startup::Builder::new(cfg)
+        .build()
+        .await
+        .unwrap();
     // More than one write buffer's worth, so writes fail mid-stream too.
     for i in 0..300 {
         state

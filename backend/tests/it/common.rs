@@ -218,10 +218,11 @@ impl TestApp {
             Some(c) => c,
             None => Arc::new(SystemClock),
         };
-        let state = saml_broker::startup::prepare_parts(cfg, clock, None, opts.store)
-            .await
-            .unwrap();
-        saml_broker::startup::record_start(&state).await.unwrap();
+        let mut app = saml_broker::startup::Builder::new(cfg).clock(clock);
+        if let Some(store) = opts.store {
+            app = app.store(store);
+        }
+        let state = app.start().await.unwrap();
         let s2 = state.clone();
         tokio::spawn(async move { saml_broker::startup::run(listener, s2).await });
         Self {

@@ -563,9 +563,7 @@ async fn a_broker_without_a_metadata_signing_certificate_does_not_start() {
         std::iter::empty(),
     )
     .unwrap();
-    let Err(err) =
-        saml_broker::startup::prepare(cfg, Arc::new(saml_broker::clock::SystemClock)).await
-    else {
+    let Err(err) = saml_broker::startup::Builder::new(cfg).build().await else {
         panic!("the broker started without a signing certificate");
     };
     assert!(

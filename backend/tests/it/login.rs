@@ -87,14 +87,13 @@ async fn flows() -> Flows {
     };
     let exchange = Arc::new(FakeExchange::default());
     let clock = Arc::new(FixedClock::new(Utc::now()));
-    let state = saml_broker::startup::prepare_parts(
-        cfg,
-        clock.clone() as Arc<dyn Clock>,
-        Some(exchange.clone() as Arc<dyn Exchange>),
-        Some(Store::memory()),
-    )
-    .await
-    .unwrap();
+    let state = saml_broker::startup::Builder::new(cfg)
+        .clock(clock.clone() as Arc<dyn Clock>)
+        .exchange(exchange.clone() as Arc<dyn Exchange>)
+        .store(Store::memory())
+        .build()
+        .await
+        .unwrap();
     Flows {
         state,
         exchange,

@@ -75,10 +75,10 @@ pub fn aws_config(
     pool: Option<String>,
 ) -> saml_broker::config::AwsConfig {
     saml_broker::config::AwsConfig {
-        endpoint_url: Some(moto().endpoint.clone()),
+        endpoint_url: Some(moto().endpoint.parse().unwrap()),
         mode,
         identity_pool_id: pool,
-        timeout_seconds: 5,
+        timeout: std::time::Duration::from_secs(5),
         max_attempts: 1,
         ..Default::default()
     }

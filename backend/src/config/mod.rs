@@ -6,7 +6,10 @@ use serde::{Deserialize, Deserializer};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use url::Url;
+
+mod raw;
 
 /// A value that must never be printed (keys, passwords, AWS secrets).
 /// It serializes (for the encrypted session blob and `/api/credentials`) but
@@ -70,98 +73,237 @@ fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    #[serde(default)]
-    pub server: ServerConfig,
-    #[serde(default)]
-    pub sp: SpConfig,
-    #[serde(default)]
-    pub idp: IdpConfig,
-    #[serde(default)]
-    pub aws: AwsConfig,
-    #[serde(default)]
-    pub storage: StorageConfig,
-    #[serde(default)]
-    pub admin: AdminConfig,
-    #[serde(default)]
-    pub session: SessionConfig,
-    #[serde(default)]
-    pub limits: LimitsConfig,
-    #[serde(default)]
-    pub audit: AuditConfig,
-    #[serde(default)]
-    pub frontend: FrontendConfig,
-    /// Role-selection rules; interpreted by the policy module.
-    #[serde(default)]
-    pub policy: toml::Table,
-    /// The directory the configuration file lives in; relative paths resolve against it.
-    #[serde(skip)]
-    pub base_dir: PathBuf,
+/// Every default, in one place: what a key means when it is not set
+/// (docs/configuration.md lists the same values).
+pub mod defaults {
+    use super::AwsMode;
+
+    pub const LISTEN: &str = "127.0.0.1:8080";
+    pub const PUBLIC_URL: &str = "http://127.0.0.1:8080";
+    pub const LOG_FORMAT: &str = "text";
+    pub const MAX_CLOCK_SKEW_SECONDS: u64 = 60;
+    pub const REGION: &str = "us-east-1";
+    pub const AWS_MODE: AwsMode = AwsMode::Cognito;
+    pub const AWS_TIMEOUT_SECONDS: u64 = 10;
+    pub const AWS_MAX_ATTEMPTS: u64 = 3;
+    pub const STORAGE_URL: &str = "sqlite://broker.db";
+    pub const KEY_FILE: &str = "session.key";
+    pub const IDLE_TIMEOUT_SECONDS: u64 = 3600;
+    pub const ABSOLUTE_TIMEOUT_SECONDS: u64 = 12 * 3600;
+    pub const MAX_SAML_BYTES: u64 = 256 * 1024;
+    pub const PENDING_REQUEST_TTL_SECONDS: u64 = 600;
+    pub const REQUESTS_PER_MINUTE: u64 = 300;
+    pub const ARCHIVE_DIR: &str = "audit-archive";
+    pub const VERIFY_INTERVAL_SECONDS: u64 = 3600;
+    pub const API_METHOD: &str = "GET";
+    pub const API_SERVICE: &str = "execute-api";
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerConfig {
-    #[serde(default = "default_listen")]
-    pub listen: String,
-    #[serde(default = "default_public_url")]
-    pub public_url: String,
-    /// Take the client address from the last X-Forwarded-For hop (behind a proxy you run).
-    #[serde(default, deserialize_with = "de_bool")]
-    pub trust_forwarded_for: bool,
-    /// Log format: "text" or "json".
-    #[serde(default = "default_log_format")]
-    pub log_format: String,
+/// A configuration duration as the `chrono` type the request handlers
+/// compute with. Saturates: a configured duration beyond chrono's range
+/// (hundreds of millions of years) means "forever" anyway.
+pub fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            listen: default_listen(),
-            public_url: default_public_url(),
-            trust_forwarded_for: false,
-            log_format: default_log_format(),
+/// A URL from the configuration: parsed once at load, and kept as written,
+/// because it is handed on as written (to the AWS SDK, to the browser app)
+/// where [`Url`]'s normal form (a trailing `/`) would change it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConfigUrl {
+    text: String,
+    url: Url,
+}
+
+impl ConfigUrl {
+    pub fn parse(text: &str) -> Result<Self, url::ParseError> {
+        Ok(Self {
+            url: Url::parse(text)?,
+            text: text.to_string(),
+        })
+    }
+    /// The URL as written in the configuration.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+    /// The parsed URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+}
+
+impl std::str::FromStr for ConfigUrl {
+    type Err = url::ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl fmt::Display for ConfigUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl fmt::Debug for ConfigUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.text, f)
+    }
+}
+
+impl serde::Serialize for ConfigUrl {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+/// An IAM SAML provider ARN (`arn:aws:iam::123456789012:saml-provider/ADFS`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderArn(String);
+
+impl ProviderArn {
+    pub fn parse(s: &str) -> Option<Self> {
+        (s.starts_with("arn:aws") && s.contains(":saml-provider/")).then(|| Self(s.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ProviderArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `server.log_format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where the IdP metadata comes from: `idp.metadata_file` (resolved against
+/// the configuration's directory) or `idp.metadata_url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadataSource {
+    File(PathBuf),
+    Url(ConfigUrl),
+}
+
+/// The session key, in the order the keys are tried: `session.key`, else
+/// `session.key_secret_arn`, else `session.key_file` (resolved; created on
+/// first start).
+#[derive(Debug, Clone)]
+pub enum SessionKey {
+    Inline(Secret),
+    SecretArn(String),
+    File(PathBuf),
+}
+
+/// `storage.url`, by backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageUrl {
+    /// `sqlite:…`; a relative `sqlite://FILE` is resolved against the
+    /// configuration's directory. `file` is the file of a `sqlite://` URL.
+    Sqlite { url: String, file: Option<PathBuf> },
+    /// `postgres://…` or `postgresql://…`.
+    Postgres { url: String },
+    /// `dynamodb://PREFIX`; the prefix is checked when the store opens.
+    Dynamo { url: String },
+}
+
+impl StorageUrl {
+    /// `None` when the scheme is not one of ours.
+    pub fn parse(text: &str, base_dir: &Path) -> Option<Self> {
+        Some(match text.split(':').next().unwrap_or_default() {
+            "sqlite" => {
+                let Some(path) = text.strip_prefix("sqlite://") else {
+                    return Some(Self::Sqlite {
+                        url: text.to_string(),
+                        file: None,
+                    });
+                };
+                let (file, query) = path
+                    .split_once('?')
+                    .map_or((path, None), |(f, q)| (f, Some(q)));
+                if file.starts_with('/') || file.starts_with(':') {
+                    return Some(Self::Sqlite {
+                        url: text.to_string(),
+                        file: Some(PathBuf::from(file)),
+                    });
+                }
+                let full = base_dir.join(file);
+                Self::Sqlite {
+                    url: match query {
+                        Some(q) => format!("sqlite://{}?{q}", full.display()),
+                        None => format!("sqlite://{}", full.display()),
+                    },
+                    file: Some(full),
+                }
+            }
+            "postgres" | "postgresql" => Self::Postgres {
+                url: text.to_string(),
+            },
+            "dynamodb" => Self::Dynamo {
+                url: text.to_string(),
+            },
+            _ => return None,
+        })
+    }
+
+    /// The URL the store opens (a relative SQLite path resolved).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Sqlite { url, .. } | Self::Postgres { url } | Self::Dynamo { url } => url,
         }
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The validated configuration. Built once by [`Config::load`] /
+/// [`Config::from_toml_str`]; every value has its type and its default, so
+/// no caller parses or defaults anything again.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub sp: SpConfig,
+    pub idp: IdpConfig,
+    pub aws: AwsConfig,
+    pub storage: StorageConfig,
+    pub admin: AdminConfig,
+    pub session: SessionConfig,
+    pub limits: LimitsConfig,
+    pub audit: AuditConfig,
+    pub frontend: FrontendConfig,
+    /// Role-selection rules; interpreted by the policy module.
+    pub policy: toml::Table,
+    /// The directory the configuration file lives in; relative paths resolve against it.
+    pub base_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub public_url: ConfigUrl,
+    /// Take the client address from the last X-Forwarded-For hop (behind a proxy you run).
+    pub trust_forwarded_for: bool,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Default)]
 pub struct SpConfig {
     /// Defaults to `{public_url}/saml/metadata`.
     pub entity_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct IdpConfig {
-    pub metadata_file: Option<PathBuf>,
-    pub metadata_url: Option<String>,
-    #[serde(default, deserialize_with = "de_bool")]
+    pub metadata: MetadataSource,
     pub allow_idp_initiated: bool,
-    #[serde(default = "default_skew", deserialize_with = "de_u64")]
-    pub max_clock_skew_seconds: u64,
+    /// Allowed skew for NotBefore, NotOnOrAfter and IssueInstant (at most 600 s).
+    pub max_clock_skew: Duration,
     /// Accept RSA-SHA1 signatures and SHA-1 digests (logged at every start and use).
-    #[serde(default, deserialize_with = "de_bool")]
     pub allow_sha1: bool,
-    /// Allow an `http://` metadata URL on a loopback address (development only).
-    #[serde(default, deserialize_with = "de_bool")]
-    pub allow_insecure_metadata_url: bool,
-}
-
-impl Default for IdpConfig {
-    fn default() -> Self {
-        Self {
-            metadata_file: None,
-            metadata_url: None,
-            allow_idp_initiated: false,
-            max_clock_skew_seconds: default_skew(),
-            allow_sha1: false,
-            allow_insecure_metadata_url: false,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -183,268 +325,100 @@ impl AwsMode {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct AwsConfig {
-    #[serde(default = "default_region")]
     pub region: String,
-    pub endpoint_url: Option<String>,
-    #[serde(default = "default_mode")]
+    pub endpoint_url: Option<ConfigUrl>,
     pub mode: AwsMode,
     pub identity_pool_id: Option<String>,
-    pub saml_provider_arn: Option<String>,
-    #[serde(default = "default_aws_timeout", deserialize_with = "de_u64")]
-    pub timeout_seconds: u64,
-    #[serde(default = "default_aws_attempts", deserialize_with = "de_u64")]
-    pub max_attempts: u64,
+    pub saml_provider_arn: Option<ProviderArn>,
+    /// Per-call timeout.
+    pub timeout: Duration,
+    /// Bounded retries, 1..=10.
+    pub max_attempts: u32,
 }
 
 impl Default for AwsConfig {
     fn default() -> Self {
         Self {
-            region: default_region(),
+            region: defaults::REGION.into(),
             endpoint_url: None,
-            mode: default_mode(),
+            mode: defaults::AWS_MODE,
             identity_pool_id: None,
             saml_provider_arn: None,
-            timeout_seconds: default_aws_timeout(),
-            max_attempts: default_aws_attempts(),
+            timeout: Duration::from_secs(defaults::AWS_TIMEOUT_SECONDS),
+            max_attempts: 3,
         }
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct StorageConfig {
-    #[serde(default = "default_storage_url")]
-    pub url: String,
+    pub url: StorageUrl,
+    /// `storage.url` as written (shown, without its password, in messages).
+    written: String,
 }
 
-impl Default for StorageConfig {
-    fn default() -> Self {
-        Self {
-            url: default_storage_url(),
-        }
+impl StorageConfig {
+    /// `storage.url` as it may be printed: a password in it is replaced by
+    /// `***` (`postgres://broker:***@db/broker`).
+    pub fn redacted(&self) -> String {
+        redact_url(&self.written)
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct AdminConfig {
-    #[serde(default, deserialize_with = "de_list")]
     pub groups: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct SessionConfig {
-    /// 32-byte AEAD key, base64. When absent, `key_file` is used (created on first start).
-    pub key: Option<Secret>,
-    /// Defaults to `session.key` next to the configuration file.
-    pub key_file: Option<PathBuf>,
-    /// A Secrets Manager secret whose value is the base64 key (Lambda, containers on AWS).
-    pub key_secret_arn: Option<String>,
-    #[serde(default = "default_idle", deserialize_with = "de_u64")]
-    pub idle_timeout_seconds: u64,
-    #[serde(default = "default_absolute", deserialize_with = "de_u64")]
-    pub absolute_timeout_seconds: u64,
+    pub key: SessionKey,
+    /// A session ends after this long without a request (at least 60 s).
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, whatever the activity.
+    pub absolute_timeout: Duration,
 }
 
-impl Default for SessionConfig {
-    fn default() -> Self {
-        Self {
-            key: None,
-            key_file: None,
-            key_secret_arn: None,
-            idle_timeout_seconds: default_idle(),
-            absolute_timeout_seconds: default_absolute(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct LimitsConfig {
-    /// Largest accepted form body and decoded SAML XML, in bytes.
-    #[serde(default = "default_max_body", deserialize_with = "de_u64")]
-    pub max_saml_bytes: u64,
-    /// Lifetime of a pending AuthnRequest (seconds).
-    #[serde(default = "default_pending_ttl", deserialize_with = "de_u64")]
-    pub pending_request_ttl_seconds: u64,
-    /// Requests per minute per client address on `/saml/acs` and `/api/*`.
-    #[serde(default = "default_rate", deserialize_with = "de_u64")]
+    /// Largest decoded SAMLResponse accepted, in bytes (4096..=4194304).
+    pub max_saml_bytes: usize,
+    /// Lifetime of a pending AuthnRequest.
+    pub pending_request_ttl: Duration,
+    /// Requests per minute per client address on `/saml/acs`, `/api/*` and `/admin/*`.
     pub requests_per_minute: u64,
 }
 
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        Self {
-            max_saml_bytes: default_max_body(),
-            pending_request_ttl_seconds: default_pending_ttl(),
-            requests_per_minute: default_rate(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct AuditConfig {
-    /// Archive and remove events older than this many days (0 keeps everything).
-    #[serde(default, deserialize_with = "de_u64")]
-    pub retention_days: u64,
-    /// Where archived events are written as JSONL (relative to the configuration file).
-    #[serde(default = "default_archive_dir")]
+    /// Archive and remove events older than this (`None`: keep everything).
+    pub retention: Option<Duration>,
+    /// Where archived events are written as JSONL (resolved).
     pub archive_dir: PathBuf,
-    /// How often the running broker re-verifies the whole chain (seconds).
-    #[serde(default = "default_verify_interval", deserialize_with = "de_u64")]
-    pub verify_interval_seconds: u64,
-}
-
-impl Default for AuditConfig {
-    fn default() -> Self {
-        Self {
-            retention_days: 0,
-            archive_dir: default_archive_dir(),
-            verify_interval_seconds: default_verify_interval(),
-        }
-    }
+    /// How often the running broker re-verifies the whole chain (at least a minute).
+    pub verify_interval: Duration,
 }
 
 /// What the browser app is told (`/api/app-config`).
-#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct FrontendConfig {
-    /// STS endpoint the browser calls GetCallerIdentity on. Default:
-    /// `aws.endpoint_url` when set, else `https://sts.{region}.amazonaws.com`.
+    /// STS endpoint the browser calls GetCallerIdentity on, as written (see
+    /// [`Config::sts_endpoint`] for the default).
     pub sts_endpoint: Option<String>,
     /// API Gateway (execute-api) endpoints offered as buttons, like the
     /// original sample's PING.
-    #[serde(default)]
     pub api_endpoints: Vec<ApiEndpoint>,
 }
 
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
 pub struct ApiEndpoint {
     pub name: String,
-    pub url: String,
-    #[serde(default = "default_region")]
+    pub url: ConfigUrl,
     pub region: String,
-    #[serde(default = "default_method")]
     pub method: String,
-    #[serde(default = "default_service")]
     pub service: String,
-}
-
-fn default_method() -> String {
-    "GET".into()
-}
-fn default_service() -> String {
-    "execute-api".into()
-}
-
-fn default_archive_dir() -> PathBuf {
-    PathBuf::from("audit-archive")
-}
-fn default_verify_interval() -> u64 {
-    3600
-}
-
-fn default_listen() -> String {
-    "127.0.0.1:8080".into()
-}
-fn default_public_url() -> String {
-    "http://127.0.0.1:8080".into()
-}
-fn default_log_format() -> String {
-    "text".into()
-}
-fn default_skew() -> u64 {
-    60
-}
-fn default_region() -> String {
-    "us-east-1".into()
-}
-fn default_mode() -> AwsMode {
-    AwsMode::Cognito
-}
-fn default_aws_timeout() -> u64 {
-    10
-}
-fn default_aws_attempts() -> u64 {
-    3
-}
-fn default_storage_url() -> String {
-    "sqlite://broker.db".into()
-}
-fn default_idle() -> u64 {
-    3600
-}
-fn default_absolute() -> u64 {
-    12 * 3600
-}
-fn default_max_body() -> u64 {
-    256 * 1024
-}
-fn default_pending_ttl() -> u64 {
-    600
-}
-fn default_rate() -> u64 {
-    300
-}
-
-/// Accepts a TOML integer or a string holding one (environment values are strings).
-fn de_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum N {
-        N(u64),
-        S(String),
-    }
-    match N::deserialize(d)? {
-        N::N(n) => Ok(n),
-        N::S(s) => s
-            .trim()
-            .parse()
-            .map_err(|_| serde::de::Error::custom(format!("expected a whole number, got {s:?}"))),
-    }
-}
-
-fn de_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum B {
-        B(bool),
-        S(String),
-    }
-    match B::deserialize(d)? {
-        B::B(b) => Ok(b),
-        B::S(s) => match s.trim() {
-            "true" | "1" | "yes" => Ok(true),
-            "false" | "0" | "no" => Ok(false),
-            other => Err(serde::de::Error::custom(format!(
-                "expected true or false, got {other:?}"
-            ))),
-        },
-    }
-}
-
-/// A list, or (from the environment) one comma-separated string.
-fn de_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum L {
-        L(Vec<String>),
-        S(String),
-    }
-    Ok(match L::deserialize(d)? {
-        L::L(v) => v,
-        L::S(s) => s
-            .split(',')
-            .map(|x| x.trim().to_string())
-            .filter(|x| !x.is_empty())
-            .collect(),
-    })
 }
 
 impl Config {
@@ -497,7 +471,7 @@ impl Config {
             ));
         }
         // Then the file alone, so that a wrong type is reported at its line.
-        if let Err(e) = toml::from_str::<Config>(text) {
+        if let Err(e) = toml::from_str::<raw::Config>(text) {
             let line = e.span().map(|s| line_of(text, s.start));
             let shown = line
                 .and_then(|n| text.lines().nth(n - 1))
@@ -543,7 +517,7 @@ impl Config {
                 message: m,
             })?;
         }
-        let mut cfg: Config = match toml::Value::Table(table).try_into() {
+        let cfg: raw::Config = match toml::Value::Table(table).try_into() {
             Ok(c) => c,
             Err(e) => {
                 let e: toml::de::Error = e;
@@ -552,7 +526,7 @@ impl Config {
                     let mut t = file.clone();
                     insert_path(&mut t, keys, value.clone()).ok()?;
                     toml::Value::Table(t)
-                        .try_into::<Config>()
+                        .try_into::<raw::Config>()
                         .err()
                         .map(|e| (k.clone(), e.message().to_string()))
                 });
@@ -569,12 +543,12 @@ impl Config {
                 });
             }
         };
-        cfg.base_dir = path
+        let base_dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        cfg.validate().map_err(|e| match e {
+        cfg.build(base_dir).map_err(|e| match e {
             ConfigError::Invalid { key, message } => {
                 let var = env_name(&key.split('.').map(str::to_string).collect::<Vec<_>>());
                 if overrides.iter().any(|(k, _, _)| *k == var) {
@@ -584,118 +558,7 @@ impl Config {
                 }
             }
             other => other,
-        })?;
-        Ok(cfg)
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        self.server.listen.parse::<SocketAddr>().map_err(|_| {
-            invalid(
-                "server.listen",
-                format!(
-                    "{:?} is not an address like 127.0.0.1:8080",
-                    self.server.listen
-                ),
-            )
-        })?;
-        let public = Url::parse(&self.server.public_url).map_err(|e| {
-            invalid(
-                "server.public_url",
-                format!("{e}; use a full URL like https://broker.example.com"),
-            )
-        })?;
-        if !matches!(public.scheme(), "http" | "https") || public.host_str().is_none() {
-            return Err(invalid(
-                "server.public_url",
-                "must be an http or https URL with a host",
-            ));
-        }
-        if public.query().is_some() || public.fragment().is_some() {
-            return Err(invalid(
-                "server.public_url",
-                "must not carry a query or fragment",
-            ));
-        }
-        if !matches!(self.server.log_format.as_str(), "text" | "json") {
-            return Err(invalid("server.log_format", "must be \"text\" or \"json\""));
-        }
-        match (&self.idp.metadata_file, &self.idp.metadata_url) {
-            (None, None) => {
-                return Err(invalid(
-                    "idp.metadata_file",
-                    "set idp.metadata_file to the IdP's metadata XML, or idp.metadata_url to its https address (ADFS: https://adfs.example.com/FederationMetadata/2007-06/FederationMetadata.xml)",
-                ))
-            }
-            (Some(_), Some(_)) => {
-                return Err(invalid("idp.metadata_url", "set either idp.metadata_file or idp.metadata_url, not both"))
-            }
-            (None, Some(u)) => {
-                let url = Url::parse(u).map_err(|e| invalid("idp.metadata_url", e.to_string()))?;
-                let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-                if url.scheme() != "https" && !(self.idp.allow_insecure_metadata_url && loopback) {
-                    return Err(invalid("idp.metadata_url", "must be https (http is accepted only on a loopback address with idp.allow_insecure_metadata_url = true)"));
-                }
-            }
-            (Some(_), None) => {}
-        }
-        if self.idp.max_clock_skew_seconds > 600 {
-            return Err(invalid(
-                "idp.max_clock_skew_seconds",
-                "at most 600; fix the clocks instead (NTP)",
-            ));
-        }
-        for (i, e) in self.frontend.api_endpoints.iter().enumerate() {
-            let u = Url::parse(&e.url)
-                .map_err(|err| invalid("frontend.api_endpoints", format!("[{i}] url: {err}")))?;
-            if !matches!(u.scheme(), "https" | "http") {
-                return Err(invalid(
-                    "frontend.api_endpoints",
-                    format!("[{i}] url must be https"),
-                ));
-            }
-        }
-        if let Some(e) = &self.aws.endpoint_url {
-            Url::parse(e).map_err(|err| invalid("aws.endpoint_url", err.to_string()))?;
-        }
-        if self.aws.region.trim().is_empty() {
-            return Err(invalid(
-                "aws.region",
-                "must name a region such as us-east-1",
-            ));
-        }
-        if let Some(p) = &self.aws.saml_provider_arn {
-            if !p.starts_with("arn:aws") || !p.contains(":saml-provider/") {
-                return Err(invalid(
-                    "aws.saml_provider_arn",
-                    "must look like arn:aws:iam::123456789012:saml-provider/ADFS",
-                ));
-            }
-        }
-        if !(1..=10).contains(&self.aws.max_attempts) {
-            return Err(invalid("aws.max_attempts", "between 1 and 10"));
-        }
-        let scheme = self.storage.url.split(':').next().unwrap_or_default();
-        if !matches!(scheme, "sqlite" | "postgres" | "postgresql" | "dynamodb") {
-            return Err(invalid(
-                "storage.url",
-                format!("scheme {scheme:?} is not supported; use sqlite://FILE, postgres://USER@HOST/DB or dynamodb://TABLE_PREFIX"),
-            ));
-        }
-        if self.session.idle_timeout_seconds < 60
-            || self.session.absolute_timeout_seconds < self.session.idle_timeout_seconds
-        {
-            return Err(invalid(
-                "session.idle_timeout_seconds",
-                "at least 60 and not above session.absolute_timeout_seconds",
-            ));
-        }
-        if self.limits.requests_per_minute == 0 {
-            return Err(invalid("limits.requests_per_minute", "at least 1"));
-        }
-        if self.limits.max_saml_bytes < 4096 || self.limits.max_saml_bytes > 4 * 1024 * 1024 {
-            return Err(invalid("limits.max_saml_bytes", "between 4096 and 4194304"));
-        }
-        Ok(())
+        })
     }
 
     /// The SP entity id (explicit, or derived from the public URL).
@@ -706,28 +569,10 @@ impl Config {
             .unwrap_or_else(|| format!("{}/saml/metadata", self.public_base()))
     }
 
-    /// The storage URL with a relative SQLite path resolved against the
-    /// configuration file's directory.
-    pub fn storage_url(&self) -> String {
-        if let Some(path) = self.storage.url.strip_prefix("sqlite://") {
-            let (file, query) = path
-                .split_once('?')
-                .map_or((path, None), |(f, q)| (f, Some(q)));
-            if !file.starts_with('/') && !file.starts_with(':') {
-                let full = self.base_dir.join(file);
-                return match query {
-                    Some(q) => format!("sqlite://{}?{q}", full.display()),
-                    None => format!("sqlite://{}", full.display()),
-                };
-            }
-        }
-        self.storage.url.clone()
-    }
-
     /// `storage.url` as it may be printed: a password in it is replaced by
     /// `***` (`postgres://broker:***@db/broker`).
     pub fn storage_url_redacted(&self) -> String {
-        redact_url(&self.storage.url)
+        self.storage.redacted()
     }
 
     /// The STS endpoint the browser app uses.
@@ -735,15 +580,32 @@ impl Config {
         self.frontend
             .sts_endpoint
             .clone()
-            .or_else(|| self.aws.endpoint_url.clone())
+            .or_else(|| self.aws.endpoint_url.as_ref().map(|u| u.to_string()))
             .unwrap_or_else(|| format!("https://sts.{}.amazonaws.com", self.aws.region))
+    }
+
+    /// The host the broker's own AWS calls go to: `aws.endpoint_url`, else
+    /// the regional host of the configured mode's service.
+    pub fn aws_endpoint(&self) -> String {
+        match &self.aws.endpoint_url {
+            Some(u) => u.to_string(),
+            None => match self.aws.mode {
+                AwsMode::Cognito => {
+                    format!("https://cognito-identity.{}.amazonaws.com", self.aws.region)
+                }
+                AwsMode::StsSaml => format!("https://sts.{}.amazonaws.com", self.aws.region),
+            },
+        }
     }
 
     /// Origins the browser app may connect to (for the CSP's connect-src).
     pub fn connect_origins(&self) -> Vec<String> {
-        let mut out: Vec<String> = std::iter::once(self.sts_endpoint())
-            .chain(self.frontend.api_endpoints.iter().map(|e| e.url.clone()))
-            .filter_map(|u| Url::parse(&u).ok())
+        // `frontend.sts_endpoint` is passed on unchecked; one that is not a
+        // URL adds no origin.
+        let sts = Url::parse(&self.sts_endpoint()).ok();
+        let mut out: Vec<String> = sts
+            .iter()
+            .chain(self.frontend.api_endpoints.iter().map(|e| e.url.url()))
             .map(|u| u.origin().ascii_serialization())
             .filter(|o| o != "null")
             .collect();
@@ -753,7 +615,7 @@ impl Config {
     }
 
     pub fn public_base(&self) -> &str {
-        self.server.public_url.trim_end_matches('/')
+        self.server.public_url.as_str().trim_end_matches('/')
     }
 
     pub fn acs_url(&self) -> String {
@@ -761,16 +623,7 @@ impl Config {
     }
 
     pub fn is_https(&self) -> bool {
-        self.server.public_url.starts_with("https://")
-    }
-
-    /// Resolve a path from the configuration relative to the configuration file.
-    pub fn resolve_path(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            self.base_dir.join(p)
-        }
+        self.server.public_url.url().scheme() == "https"
     }
 }
 
@@ -883,16 +736,16 @@ fn fields_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
 /// free-form (the policy module checks it) and has no list.
 fn section_fields(name: &str) -> Option<&'static [&'static str]> {
     Some(match name {
-        "server" => fields_of::<ServerConfig>(),
-        "sp" => fields_of::<SpConfig>(),
-        "idp" => fields_of::<IdpConfig>(),
-        "aws" => fields_of::<AwsConfig>(),
-        "storage" => fields_of::<StorageConfig>(),
-        "admin" => fields_of::<AdminConfig>(),
-        "session" => fields_of::<SessionConfig>(),
-        "limits" => fields_of::<LimitsConfig>(),
-        "audit" => fields_of::<AuditConfig>(),
-        "frontend" => fields_of::<FrontendConfig>(),
+        "server" => fields_of::<raw::Server>(),
+        "sp" => fields_of::<raw::Sp>(),
+        "idp" => fields_of::<raw::Idp>(),
+        "aws" => fields_of::<raw::Aws>(),
+        "storage" => fields_of::<raw::Storage>(),
+        "admin" => fields_of::<raw::Admin>(),
+        "session" => fields_of::<raw::Session>(),
+        "limits" => fields_of::<raw::Limits>(),
+        "audit" => fields_of::<raw::Audit>(),
+        "frontend" => fields_of::<raw::Frontend>(),
         "policy" => &[],
         _ => return None,
     })
@@ -928,7 +781,7 @@ fn unknown_keys(table: &toml::Table) -> Vec<Vec<String>> {
                 if !fields.contains(&k.as_str()) {
                     out.push(vec![section.clone(), k.clone()]);
                 } else if section == "frontend" && k == "api_endpoints" {
-                    let item = fields_of::<ApiEndpoint>();
+                    let item = fields_of::<raw::Endpoint>();
                     for e in v.as_array().into_iter().flatten() {
                         for ek in e.as_table().into_iter().flat_map(|t| t.keys()) {
                             if !item.contains(&ek.as_str()) {
@@ -1078,13 +931,42 @@ metadata_file = "idp.xml"
     #[test]
     fn defaults_fill_everything_else() {
         let c = load(MIN, &[]).unwrap();
-        assert_eq!(c.server.listen, "127.0.0.1:8080");
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.sp_entity_id(), "http://127.0.0.1:8080/saml/metadata");
         assert_eq!(c.acs_url(), "http://127.0.0.1:8080/saml/acs");
         assert!(!c.idp.allow_idp_initiated);
         assert_eq!(
-            c.resolve_path(Path::new("idp.xml")),
-            Path::new("/etc/broker/idp.xml")
+            c.idp.metadata,
+            MetadataSource::File(PathBuf::from("/etc/broker/idp.xml"))
+        );
+        assert_eq!(c.server.log_format, LogFormat::Text);
+        assert_eq!(c.idp.max_clock_skew, Duration::from_secs(60));
+        assert_eq!(c.aws.timeout, Duration::from_secs(10));
+        assert_eq!(c.aws.max_attempts, 3);
+        assert_eq!(c.session.idle_timeout, Duration::from_secs(3600));
+        assert_eq!(c.session.absolute_timeout, Duration::from_secs(43200));
+        assert_eq!(c.limits.max_saml_bytes, 262_144);
+        assert_eq!(c.limits.pending_request_ttl, Duration::from_secs(600));
+        assert_eq!(c.limits.requests_per_minute, 300);
+        assert_eq!(c.audit.retention, None);
+        assert_eq!(c.audit.archive_dir, Path::new("/etc/broker/audit-archive"));
+        assert_eq!(c.audit.verify_interval, Duration::from_secs(3600));
+        assert!(
+            matches!(&c.session.key, SessionKey::File(p) if p == Path::new("/etc/broker/session.key"))
+        );
+        assert_eq!(
+            c.storage.url,
+            StorageUrl::Sqlite {
+                url: "sqlite:///etc/broker/broker.db".into(),
+                file: Some(PathBuf::from("/etc/broker/broker.db")),
+            }
+        );
+        assert_eq!(c.storage_url_redacted(), "sqlite://broker.db");
+        // The typed defaults of AwsConfig (tests build it directly) are the loaded ones.
+        let d = AwsConfig::default();
+        assert_eq!(
+            (d.region, d.mode, d.timeout, d.max_attempts),
+            (c.aws.region, c.aws.mode, c.aws.timeout, c.aws.max_attempts)
         );
     }
 
@@ -1101,9 +983,9 @@ metadata_file = "idp.xml"
             ],
         )
         .unwrap();
-        assert_eq!(c.server.listen, "0.0.0.0:9000");
+        assert_eq!(c.server.listen.to_string(), "0.0.0.0:9000");
         assert!(c.idp.allow_idp_initiated);
-        assert_eq!(c.idp.max_clock_skew_seconds, 30);
+        assert_eq!(c.idp.max_clock_skew, Duration::from_secs(30));
         assert_eq!(c.admin.groups, vec!["A", "B"]);
     }
 
@@ -1208,12 +1090,12 @@ metadata_file = "idp.xml"
 
     #[test]
     fn every_section_has_its_list_of_keys() {
-        let top = fields_of::<Config>();
+        let top = fields_of::<raw::Config>();
         assert_eq!(top, SECTIONS, "SECTIONS lists Config's fields in order");
         for s in SECTIONS.iter().filter(|s| **s != "policy") {
             assert!(!section_fields(s).unwrap().is_empty(), "{s}");
         }
-        assert!(fields_of::<ServerConfig>().contains(&"trust_forwarded_for"));
+        assert!(fields_of::<raw::Server>().contains(&"trust_forwarded_for"));
         assert!(is_known_key(&["policy".into(), "rules".into(), "x".into()]));
     }
 
@@ -1231,6 +1113,61 @@ metadata_file = "idp.xml"
         assert_eq!(redact_url("x://u:p@w@h/d"), "x://u:***@h/d");
         let c = load(MIN, &[("BROKER_STORAGE__URL", "postgres://u:hunter2@h/d")]).unwrap();
         assert!(!c.storage_url_redacted().contains("hunter2"));
+    }
+
+    #[test]
+    fn storage_urls_are_parsed_once_by_backend() {
+        let dir = Path::new("/etc/broker");
+        let p = |s: &str| StorageUrl::parse(s, dir);
+        assert_eq!(
+            p("sqlite://b.db?mode=rwc"),
+            Some(StorageUrl::Sqlite {
+                url: "sqlite:///etc/broker/b.db?mode=rwc".into(),
+                file: Some(PathBuf::from("/etc/broker/b.db")),
+            })
+        );
+        assert_eq!(
+            p("sqlite:///var/b.db").map(|u| u.as_str().to_string()),
+            Some("sqlite:///var/b.db".into())
+        );
+        assert_eq!(
+            p("sqlite::memory:").map(|u| u.as_str().to_string()),
+            Some("sqlite::memory:".into())
+        );
+        for pg in ["postgres://u@h/d", "postgresql://u@h/d"] {
+            assert_eq!(p(pg), Some(StorageUrl::Postgres { url: pg.into() }));
+        }
+        assert_eq!(
+            p("dynamodb://broker"),
+            Some(StorageUrl::Dynamo {
+                url: "dynamodb://broker".into()
+            })
+        );
+        assert_eq!(p("mysql://h/d"), None);
+    }
+
+    #[test]
+    fn urls_keep_their_written_form() {
+        let c = load(
+            MIN,
+            &[
+                ("BROKER_AWS__ENDPOINT_URL", "http://127.0.0.1:5000"),
+                (
+                    "BROKER_AWS__SAML_PROVIDER_ARN",
+                    "arn:aws:iam::1:saml-provider/ADFS",
+                ),
+            ],
+        )
+        .unwrap();
+        let e = c.aws.endpoint_url.as_ref().unwrap();
+        assert_eq!(e.as_str(), "http://127.0.0.1:5000");
+        assert_eq!(e.url().as_str(), "http://127.0.0.1:5000/");
+        assert_eq!(c.sts_endpoint(), "http://127.0.0.1:5000");
+        assert_eq!(
+            c.aws.saml_provider_arn.as_ref().map(ProviderArn::as_str),
+            Some("arn:aws:iam::1:saml-provider/ADFS")
+        );
+        assert!(ProviderArn::parse("arn:aws:iam::1:role/x").is_none());
     }
 
     #[test]
