@@ -67,11 +67,7 @@ fn refused(status: StatusCode, title: &'static str, message: String, rid: &Reque
 
 /// Write `event` to the trail; if it cannot be written, nothing is shown.
 async fn record(ctx: &Ctx<'_>, event: AuditEvent) -> Result<(), PageError> {
-    ctx.state
-        .audit
-        .record(event)
-        .await
-        .map_err(|e| PageError::unavailable(&ctx.rid.0, e))
+    Ok(ctx.state.audit.record(event).await?)
 }
 
 /// The signed-in admin, or why not. A signed-in person outside every admin

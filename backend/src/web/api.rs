@@ -200,10 +200,7 @@ async fn credentials_get(
         }
     };
     if fresh.renewed {
-        session
-            .insert(KEY, &data)
-            .await
-            .map_err(|e| ApiError::internal(&rid.0, e))?;
+        session.insert(KEY, &data).await?;
     }
     let creds = fresh.credentials;
     Ok(no_store(Json(CredentialsJson {
@@ -262,9 +259,6 @@ async fn role_post(
         }
         Err(ChooseError::Issue(e)) => return Err(issue_error(rid, &e, &body.role_arn, APP_PATH)),
     }
-    session
-        .insert(KEY, &data)
-        .await
-        .map_err(|e| ApiError::internal(&rid.0, e))?;
+    session.insert(KEY, &data).await?;
     Ok(no_store(Json(session_json(&state, &data))))
 }

@@ -1,7 +1,6 @@
 //! The server-rendered pages: the landing page, the role picker, logout.
 
 use super::nav::{Here, Nav};
-use super::saml::issue_page;
 use super::session::{tokens_equal, SessionData, KEY};
 use super::{AppState, PageError, Req, RequestId};
 use crate::login::{ChooseError, IssueError};
@@ -218,10 +217,7 @@ async fn choose_role_post(
         .await
     {
         Ok(()) => {
-            session
-                .insert(KEY, &data)
-                .await
-                .map_err(|e| PageError::unavailable(&req.rid.0, e))?;
+            session.insert(KEY, &data).await?;
             Ok(Redirect::to(data.return_to.as_deref().unwrap_or("/")).into_response())
         }
         Err(ChooseError::NotAllowed) => {
@@ -238,7 +234,7 @@ async fn choose_role_post(
             let back = data.return_to.clone().unwrap_or_else(|| "/".into());
             Ok(Redirect::to(&login_url(&wanted, &back)).into_response())
         }
-        Err(ChooseError::Issue(e)) => Err(issue_page(&req.rid, e)),
+        Err(ChooseError::Issue(e)) => Err(e.into()),
     }
 }
 
@@ -380,16 +376,8 @@ async fn logout_post(
     if !csrf_ok(&state, &headers, &data, token) {
         return Err(csrf_refused(&req.rid));
     }
-    let unavailable = |e| PageError::unavailable(&req.rid.0, e);
-    state
-        .ctx(&req.client)
-        .logout(&data)
-        .await
-        .map_err(|e| unavailable(e.to_string()))?;
-    session
-        .flush()
-        .await
-        .map_err(|e| unavailable(e.to_string()))?;
+    state.ctx(&req.client).logout(&data).await?;
+    session.flush().await?;
     let wants_json = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

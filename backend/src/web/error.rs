@@ -6,6 +6,7 @@ use askama_web::WebTemplate;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use std::future::Future;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "error.html")]
@@ -307,5 +308,59 @@ impl Public {
                 }
             }
         }
+    }
+}
+
+tokio::task_local! {
+    /// The request id of the request being answered, set by the request-id
+    /// middleware, so that an error made from a lower layer's error (`?`)
+    /// carries it without every handler threading it through.
+    static REQUEST_ID: String;
+}
+
+/// Run `f` (the rest of the request) with `id` as its request id.
+pub async fn with_request_id<F: Future>(id: String, f: F) -> F::Output {
+    REQUEST_ID.scope(id, f).await
+}
+
+/// The id of the request being answered ("" outside a request).
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+}
+
+impl From<crate::audit::AuditError> for PageError {
+    fn from(e: crate::audit::AuditError) -> Self {
+        Self::unavailable(&current_request_id(), e)
+    }
+}
+
+impl From<tower_sessions::session::Error> for PageError {
+    fn from(e: tower_sessions::session::Error) -> Self {
+        Self::unavailable(&current_request_id(), e)
+    }
+}
+
+impl From<crate::login::LoginError> for PageError {
+    fn from(e: crate::login::LoginError) -> Self {
+        super::saml::login_page(&super::RequestId(current_request_id()), e)
+    }
+}
+
+impl From<crate::login::IssueError> for PageError {
+    fn from(e: crate::login::IssueError) -> Self {
+        super::saml::issue_page(&super::RequestId(current_request_id()), e)
+    }
+}
+
+impl From<tower_sessions::session::Error> for ApiError {
+    fn from(e: tower_sessions::session::Error) -> Self {
+        Self::internal(&current_request_id(), e)
+    }
+}
+
+impl From<crate::audit::AuditError> for ApiError {
+    fn from(e: crate::audit::AuditError) -> Self {
+        let p = Public::of_issue(&crate::login::IssueError::Audit(e), true);
+        Self::new(p.status, p.code, p.message, &current_request_id())
     }
 }

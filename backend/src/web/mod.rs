@@ -220,7 +220,11 @@ async fn request_id(mut req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().simple().to_string();
     req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
-    let mut resp = tracing::Instrument::instrument(next.run(req), span).await;
+    let mut resp = error::with_request_id(
+        id.clone(),
+        tracing::Instrument::instrument(next.run(req), span),
+    )
+    .await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut()
             .insert(HeaderName::from_static("x-request-id"), v);

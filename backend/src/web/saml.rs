@@ -41,14 +41,12 @@ struct LoginQuery {
 #[tracing::instrument(skip_all)]
 async fn login_get(
     State(state): State<AppState>,
-    req: Req,
     Query(q): Query<LoginQuery>,
 ) -> Result<Response, PageError> {
     let started = state
         .login
         .start(q.return_to.as_deref(), q.role.as_deref())
-        .await
-        .map_err(|e| login_page(&req.rid, e))?;
+        .await?;
     let cfg = &state.config;
     let cookie = login_cookie(
         &started.browser_nonce,
@@ -83,13 +81,12 @@ async fn acs_post(
     form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
     let flows = state.login.ctx(&req.client);
-    let page = |e| login_page(&req.rid, e);
     let form = match form {
         Ok(Form(f)) => f,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Err(page(flows.reject(SamlError::TooLarge(0)).await))
+            return Err(flows.reject(SamlError::TooLarge(0)).await.into())
         }
-        Err(_) => return Err(page(flows.reject(SamlError::Missing).await)),
+        Err(_) => return Err(flows.reject(SamlError::Missing).await.into()),
     };
     let accepted = flows
         .accept(AcsInput {
@@ -97,23 +94,18 @@ async fn acs_post(
             relay_state: form.relay_state,
             browser_nonce: login_nonce(&headers),
         })
-        .await
-        .map_err(page)?;
-    let unavailable = |e| PageError::unavailable(&req.rid.0, e);
-    session.cycle_id().await.map_err(unavailable)?;
-    session
-        .insert(KEY, &accepted.session)
-        .await
-        .map_err(unavailable)?;
+        .await?;
+    session.cycle_id().await?;
+    session.insert(KEY, &accepted.session).await?;
     match accepted.next {
         Next::ChooseRole => Ok(Redirect::to("/choose-role").into_response()),
         Next::Go(to) => Ok(Redirect::to(&to).into_response()),
-        Next::IssueFailed(e) => Err(issue_page(&req.rid, e)),
+        Next::IssueFailed(e) => Err(e.into()),
     }
 }
 
 /// The page for a sign-in that did not start a session.
-fn login_page(rid: &RequestId, e: LoginError) -> PageError {
+pub(super) fn login_page(rid: &RequestId, e: LoginError) -> PageError {
     match e {
         LoginError::Refused(err) => {
             let status = match err {
