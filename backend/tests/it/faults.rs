@@ -916,6 +916,7 @@ async fn aws_trouble(
     aws_extra: &str,
     limit: Duration,
     words: &str,
+    code: &str,
 ) {
     let dir = crate::cli::config_dir(&toml("sqlite://broker.db", endpoint, aws_extra));
     let broker = Broker::start(&dir.0);
@@ -978,6 +979,13 @@ async fn aws_trouble(
         );
     }
     eprintln!("AWS trouble: the slowest error page took {slowest:?} (limit {limit:?})");
+    let log = broker.log_text();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("credential exchange failed")
+                && l.contains(&format!("code=\"{code}\""))),
+        "{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -990,6 +998,7 @@ async fn a_hanging_aws_fails_within_the_timeout_and_does_not_slow_other_logins()
         "timeout_seconds = 2\nmax_attempts = 1\n",
         Duration::from_secs(2 + 3),
         "AWS could not be reached",
+        "aws_timeout",
     )
     .await;
 }
@@ -1004,6 +1013,7 @@ async fn a_throttling_aws_is_explained_and_does_not_slow_other_logins() {
         "timeout_seconds = 2\n",
         Duration::from_secs(2 * 2 + 3),
         "AWS is busy right now",
+        "throttled",
     )
     .await;
     assert!(hits.load(Ordering::SeqCst) > 8, "throttling is retried");
