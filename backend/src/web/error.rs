@@ -137,6 +137,44 @@ pub async fn with_session_nav(
     resp
 }
 
+/// Middleware (just outside the session layer): when tower-sessions cannot
+/// save a session (the store is down, the disk is full) it logs "failed to
+/// save session" and answers a bare 500 with no body. That is the store
+/// being unavailable, like any other failed write: answer 503 with the
+/// page (or the JSON error under `/api/`) and the request id instead.
+pub async fn session_save_unavailable(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let rid = req
+        .extensions()
+        .get::<super::RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let api = req.uri().path().starts_with("/api/");
+    let resp = next.run(req).await;
+    // The broker's own 500s always carry a page or JSON.
+    if resp.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || resp
+            .headers()
+            .contains_key(axum::http::header::CONTENT_TYPE)
+    {
+        return resp;
+    }
+    let detail = "the session could not be saved (see the tower_sessions error before)";
+    if api {
+        tracing::error!(request_id = %rid, error = detail, "service unavailable");
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "The broker cannot record this request right now, so it was not carried out. Please try again shortly.",
+            &rid,
+        )
+        .into_response();
+    }
+    PageError::unavailable(&rid, detail).into_response()
+}
+
 /// Any path no route answers: a JSON error under `/api/`, otherwise the
 /// broker's error page with its header.
 pub async fn not_found(

@@ -188,7 +188,8 @@ pub fn build_router(state: AppState) -> Router {
     let limiter = ratelimit::RateLimiter::new(cfg.limits.requests_per_minute);
     // Layers run outside-in in the reverse order they are added. A request
     // meets: request id -> security headers -> client address -> rate limit
-    // (ACS and /api only) -> sessions (not on health routes) -> the error
+    // (ACS and /api only) -> a failed session save as 503 -> sessions (not
+    // on health routes) -> the error
     // pages' header (signed in or out) -> the route, or the 404 fallback.
     Router::new()
         .merge(saml::router())
@@ -203,6 +204,7 @@ pub fn build_router(state: AppState) -> Router {
         ))
         .with_state(state.clone())
         .layer(sessions)
+        .layer(middleware::from_fn(error::session_save_unavailable))
         .merge(health::router().with_state(state))
         .layer(middleware::from_fn(move |req, next| {
             ratelimit::limit(limiter.clone(), req, next)

@@ -14,6 +14,7 @@ mod common;
 mod corpus;
 mod docs;
 mod dynamo;
+mod faults;
 mod hostile;
 mod http;
 mod interop;
