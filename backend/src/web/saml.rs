@@ -95,7 +95,12 @@ async fn acs_post(
             browser_nonce: login_nonce(&headers),
         })
         .await?;
-    session.cycle_id().await?;
+    // A new id for a browser that already had a session (session fixation);
+    // a browser without one gets its first id when the session is saved, so
+    // no delete is sent for an id that never existed.
+    if session.id().is_some() {
+        session.cycle_id().await?;
+    }
     session.insert(KEY, &accepted.session).await?;
     match accepted.next {
         Next::ChooseRole => Ok(Redirect::to("/choose-role").into_response()),

@@ -732,3 +732,50 @@ async fn the_hand_over_page_explains_the_sign_in_and_follows_only_the_brokers_lo
         );
     }
 }
+
+/// The session cookie a response sets, if any.
+fn session_cookie(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("broker_session="))
+        .map(|c| c.split(';').next().unwrap_or_default().to_string())
+}
+
+#[tokio::test]
+async fn every_sign_in_gets_a_new_session_id_and_the_old_one_ends() {
+    let app = TestApp::spawn(AppOptions {
+        idp_initiated: true,
+        ..Default::default()
+    })
+    .await;
+    let c = client();
+    let roles = [
+        ROLE_DEV,
+        "arn:aws:iam::222222222222:role/ReadOnly,arn:aws:iam::222222222222:saml-provider/ADFS",
+    ];
+    let first = app.sign_in(&c, "alice@example.com", &roles).await;
+    assert_eq!(first.status(), 303);
+    let old = session_cookie(&first).expect("a session cookie");
+    // The same browser signs in again (or someone planted a cookie in it):
+    // the session gets a new id, and the old id no longer works.
+    let second = app.sign_in(&c, "alice@example.com", &roles).await;
+    assert_eq!(second.status(), 303);
+    let new = session_cookie(&second).expect("a new session cookie");
+    assert_ne!(old, new);
+    let stale = reqwest::Client::new()
+        .get(format!("{}/api/session", app.base))
+        .header(reqwest::header::COOKIE, format!("broker_session={old}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 401);
+    let fresh = reqwest::Client::new()
+        .get(format!("{}/api/session", app.base))
+        .header(reqwest::header::COOKIE, format!("broker_session={new}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fresh.status(), 200);
+}
