@@ -38,7 +38,7 @@ const REASON_CHARS: usize = 80;
 const LIST: &str = "/admin/audit";
 
 /// Why an admin request did not reach its page.
-enum Refused {
+pub(super) enum Refused {
     /// Not signed in: sign in, then come back to the list.
     SignIn,
     Page(PageError),
@@ -70,35 +70,52 @@ async fn record(ctx: &Ctx<'_>, event: AuditEvent) -> Result<(), PageError> {
     Ok(ctx.state.audit.record(event).await?)
 }
 
-/// The signed-in admin, or why not. A signed-in person outside every admin
-/// group is refused, and the refusal is audited.
-async fn admin(ctx: &Ctx<'_>, session: &Session, path: &str) -> Result<SessionData, Refused> {
-    let Some(data) = current(ctx.state, session).await else {
-        return Err(Refused::SignIn);
-    };
-    // Checked against the configuration in force, not only the login-time flag.
-    let groups = &ctx.state.config.admin.groups;
-    if data.is_admin && data.groups.iter().any(|g| groups.contains(g)) {
-        return Ok(data);
+/// The signed-in admin, or why not: an extractor for every admin route. A
+/// signed-in person outside every admin group is refused, and the refusal
+/// is audited with the path asked for.
+pub(super) struct Admin {
+    pub req: Req,
+    pub data: SessionData,
+}
+
+impl axum::extract::FromRequestParts<AppState> for Admin {
+    type Rejection = Refused;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Refused> {
+        let req = Req::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|never| match never {});
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|(_, e)| PageError::internal(&req.rid.0, e))?;
+        let Some(data) = current(state, &session).await else {
+            return Err(Refused::SignIn);
+        };
+        // Checked against the configuration in force, not only the login-time flag.
+        let groups = &state.config.admin.groups;
+        if data.is_admin && data.groups.iter().any(|g| groups.contains(g)) {
+            return Ok(Self { req, data });
+        }
+        let ctx = req.ctx(state);
+        let mut ev = ctx.event(
+            crate::audit::names::ADMIN_AUDIT_DENIED,
+            Outcome::Failure,
+            &data,
+        );
+        ev.reason = Some("not a member of any admin group".into());
+        let path: String = parts.uri.path().chars().take(256).collect();
+        record(&ctx, ev.detail("path", path)).await?;
+        Err(refused(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "You need to be in an admin group to view the audit trail.".into(),
+            &req.rid,
+        )
+        .into())
     }
-    let mut ev = ctx.event(
-        crate::audit::names::ADMIN_AUDIT_DENIED,
-        Outcome::Failure,
-        &data,
-    );
-    ev.reason = Some("not a member of any admin group".into());
-    record(
-        ctx,
-        ev.detail("path", path.chars().take(256).collect::<String>()),
-    )
-    .await?;
-    Err(refused(
-        StatusCode::FORBIDDEN,
-        "Not allowed",
-        "You need to be in an admin group to view the audit trail.".into(),
-        ctx.rid,
-    )
-    .into())
 }
 
 fn query_map(raw: Option<&str>) -> HashMap<String, String> {
@@ -399,13 +416,11 @@ async fn chart_buckets(
 #[tracing::instrument(skip_all)]
 async fn audit_get(
     State(state): State<AppState>,
-    req: Req,
-    session: Session,
+    Admin { req, data }: Admin,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Refused> {
     let ctx = req.ctx(&state);
     let rid = &req.rid;
-    let data = admin(&ctx, &session, LIST).await?;
     let q = query_map(raw.as_deref());
     let filter = match Filter::from_query(&q) {
         Ok(f) => f,

@@ -1,17 +1,14 @@
 //! `GET /admin/audit/{id}`: one event with every field, its detail
 //! pretty-printed and its place in the hash chain.
 
-use super::{
-    admin, chain_line, list_url, no_store, record, refused, segment, unavailable, Refused, LIST,
-};
+use super::{chain_line, list_url, no_store, record, refused, unavailable, Admin, Refused};
 use crate::audit::{Outcome, Record};
-use crate::web::{AppState, Req};
+use crate::web::AppState;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use tower_sessions::Session;
 
 /// One field of an event as shown on its page.
 struct Field {
@@ -84,14 +81,12 @@ fn fields(r: &Record) -> Vec<Field> {
 #[tracing::instrument(skip_all)]
 pub(super) async fn audit_event_get(
     State(state): State<AppState>,
-    req: Req,
-    session: Session,
+    Admin { req, data }: Admin,
     Path(id): Path<String>,
 ) -> Result<Response, Refused> {
     let ctx = req.ctx(&state);
     let rid = &req.rid;
     let id: String = id.chars().take(128).collect();
-    let data = admin(&ctx, &session, &format!("{LIST}/{}", segment(&id))).await?;
     let viewed = ctx
         .event(
             crate::audit::names::ADMIN_AUDIT_VIEWED,

@@ -1,17 +1,17 @@
 //! `GET /admin/audit.jsonl` and `GET /admin/audit.csv`: the filtered trail,
 //! oldest first, streamed as it is read.
 
-use super::{admin, parse_filter, query_map, record, Refused, LIST};
+use super::{parse_filter, query_map, record, Admin, Refused};
 use crate::audit::export::{csv_line, jsonl_line, CSV_HEADER};
 use crate::audit::Outcome;
+use crate::web::session::SessionData;
+use crate::web::AppState;
 use crate::web::Ctx;
-use crate::web::{AppState, Req};
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use tower_sessions::Session;
 
 #[derive(Clone, Copy)]
 enum Format {
@@ -31,23 +31,19 @@ impl Format {
 #[tracing::instrument(skip_all)]
 pub(super) async fn audit_jsonl_get(
     State(state): State<AppState>,
-    req: Req,
-    session: Session,
+    Admin { req, data }: Admin,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Refused> {
-    let ctx = req.ctx(&state);
-    export(&ctx, &session, raw.as_deref(), Format::Jsonl).await
+    export(&req.ctx(&state), &data, raw.as_deref(), Format::Jsonl).await
 }
 
 #[tracing::instrument(skip_all)]
 pub(super) async fn audit_csv_get(
     State(state): State<AppState>,
-    req: Req,
-    session: Session,
+    Admin { req, data }: Admin,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Refused> {
-    let ctx = req.ctx(&state);
-    export(&ctx, &session, raw.as_deref(), Format::Csv).await
+    export(&req.ctx(&state), &data, raw.as_deref(), Format::Csv).await
 }
 
 /// Audit the export, then stream it: rows are encoded as they are read, a
@@ -55,18 +51,16 @@ pub(super) async fn audit_csv_get(
 /// (the client sees a truncated transfer, never a silently short file).
 async fn export(
     ctx: &Ctx<'_>,
-    session: &Session,
+    data: &SessionData,
     raw: Option<&str>,
     format: Format,
 ) -> Result<Response, Refused> {
-    let path = format!("{LIST}.{}", format.name());
-    let data = admin(ctx, session, &path).await?;
     let filter = parse_filter(&query_map(raw), ctx.rid)?;
     let exported = ctx
         .event(
             crate::audit::names::ADMIN_AUDIT_EXPORTED,
             Outcome::Success,
-            &data,
+            data,
         )
         .detail("format", format.name())
         .detail("filter", filter.to_query_string());
