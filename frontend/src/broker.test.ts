@@ -213,12 +213,28 @@ test('getAppConfig parses region, STS endpoint and API endpoints', async () => {
       api_endpoints: [
         { name: 'PING', url: 'https://abc.execute-api.us-east-1.amazonaws.com/prod/ping', region: 'us-east-1', method: 'GET' },
         { name: 'ORDERS', url: 'https://def.execute-api.eu-west-1.amazonaws.com/prod/orders', method: 'get' },
+        { name: 'URL', url: 'https://xyz.lambda-url.eu-west-1.on.aws/', region: 'eu-west-1', method: 'GET', service: 'lambda' },
       ],
     }),
   );
   const c = await new BrokerClient({ fetch: f.fetch }).getAppConfig();
   assert.equal(f.seen[0].url, '/api/app-config');
   assert.equal(c.sts_endpoint, 'http://127.0.0.1:5000');
-  assert.deepEqual(c.api_endpoints[1], { name: 'ORDERS', url: 'https://def.execute-api.eu-west-1.amazonaws.com/prod/orders', region: 'us-east-1', method: 'GET' });
-  assert.equal(c.api_endpoints.length, 2);
+  assert.deepEqual(c.api_endpoints[1], { name: 'ORDERS', url: 'https://def.execute-api.eu-west-1.amazonaws.com/prod/orders', region: 'us-east-1', method: 'GET', service: 'execute-api' });
+  // The broker sends each endpoint's SigV4 signing name; the button signs for it.
+  assert.equal(c.api_endpoints[2].service, 'lambda');
+  assert.equal(c.api_endpoints.length, 3);
+});
+
+test('getSession: an account with no alias is null, as the broker sends it', async () => {
+  const roles = [{ ...SESSION.roles[0], account_alias: null }];
+  const f = fakeFetch(() => json(200, { ...SESSION, roles }));
+  const s = await new BrokerClient({ fetch: f.fetch }).getSession();
+  assert.equal(s.roles[0].account_alias, null);
+});
+
+test('getSession: a session without its expiration is bad_response', async () => {
+  const { expiration: _, ...noExpiry } = SESSION;
+  const f = fakeFetch(() => json(200, noExpiry));
+  assert.equal((await rejection(new BrokerClient({ fetch: f.fetch }).getSession())).code, 'bad_response');
 });

@@ -7,64 +7,17 @@
 // is the way forward. A request that never got an answer becomes the code
 // `broker_unreachable`.
 
-/** One role the policy allows, as listed by `GET /api/session`. */
-export interface RoleInfo {
-  role_arn: string;
-  provider_arn: string;
-  account_id: string;
-  account_alias: string;
-  role_name: string;
-  duration_seconds: number;
-}
+// The JSON shapes come from the broker's Rust types: api-types.ts is generated
+// from backend/src/web/api_types.rs, never edited by hand.
+import type { ApiEndpoint, ApiErrorJson, AppConfig, CredentialsJson, RoleInfo, RoleRequest, Session, SignedOut } from './api-types';
 
-/** The answer of `GET /api/session` and `POST /api/role`. */
-export interface Session {
-  subject: string;
-  session_name: string | null;
-  groups: string[];
-  roles: RoleInfo[];
-  role_arn: string | null;
-  principal_arn: string | null;
-  expiration: string | null;
-  credentials_expiration: string | null;
-  duration_fallback: boolean;
-  is_admin: boolean;
-  csrf_token: string;
-  region: string;
-  endpoint_url: string | null;
-}
-
-/** The answer of `GET /api/credentials`: the `credential_process` shape plus `RoleArn` and `Region`. */
-export interface CredentialsJson {
-  Version: number;
-  AccessKeyId: string;
-  SecretAccessKey: string;
-  SessionToken: string;
-  Expiration: string;
-  RoleArn: string;
-  Region: string;
-}
+export type { ApiEndpoint, ApiErrorJson, AppConfig, CredentialsJson, RoleInfo, RoleRequest, Session, SignedOut };
 
 /** Credentials plus the broker's clock when it answered (from the `Date` header), to correct a skewed browser clock. */
 export interface CredentialsAnswer {
   credentials: CredentialsJson;
   /** Milliseconds since the epoch by the broker's clock, or null when the answer had no usable `Date` header. */
   serverTime: number | null;
-}
-
-/** One API Gateway endpoint the page offers a button for. */
-export interface ApiEndpoint {
-  name: string;
-  url: string;
-  region: string;
-  method: string;
-}
-
-/** The answer of `GET /api/app-config`. */
-export interface AppConfig {
-  region: string;
-  sts_endpoint: string;
-  api_endpoints: ApiEndpoint[];
 }
 
 /** A broker call that did not succeed. `status` is 0 when no answer came back. */
@@ -113,12 +66,14 @@ async function errorFrom(res: Response): Promise<BrokerError> {
     body = null;
   }
   if (isObject(body)) {
+    // Any field may be missing or mistyped in an answer that did not come from the broker.
+    const b: { [K in keyof ApiErrorJson]?: unknown } = body;
     return new BrokerError(
       res.status,
-      str(body.error) ?? `http_${res.status}`,
-      str(body.message) ?? defaultMessage(res.status),
-      str(body.request_id),
-      str(body.login_url),
+      str(b.error) ?? `http_${res.status}`,
+      str(b.message) ?? defaultMessage(res.status),
+      str(b.request_id),
+      str(b.login_url),
     );
   }
   return new BrokerError(res.status, `http_${res.status}`, defaultMessage(res.status), res.headers.get('x-request-id'));
@@ -197,10 +152,11 @@ export class BrokerClient {
 
   /** `POST /api/role`: switch to another allowed role. Answers with the new session. */
   async chooseRole(roleArn: string, csrf: string): Promise<Session> {
+    const request: RoleRequest = { role_arn: roleArn };
     const res = await this.send('/api/role', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
-      body: JSON.stringify({ role_arn: roleArn }),
+      body: JSON.stringify(request),
     });
     const session = parseSession(await this.json(res), res.status);
     this.csrf = session.csrf_token;
@@ -208,7 +164,7 @@ export class BrokerClient {
   }
 
   /** `POST /logout`: ends the session on the broker. */
-  async logout(csrf: string): Promise<{ signed_out: boolean }> {
+  async logout(csrf: string): Promise<SignedOut> {
     const res = await this.send('/logout', {
       method: 'POST',
       headers: { 'X-CSRF-Token': csrf },
@@ -229,7 +185,7 @@ function bad(status: number): BrokerError {
 }
 
 function parseSession(b: Record<string, unknown>, status: number): Session {
-  if (typeof b.subject !== 'string' || typeof b.csrf_token !== 'string' || !Array.isArray(b.roles)) throw bad(status);
+  if (typeof b.subject !== 'string' || typeof b.csrf_token !== 'string' || typeof b.expiration !== 'string' || !Array.isArray(b.roles)) throw bad(status);
   const roles: RoleInfo[] = [];
   for (const r of b.roles) {
     if (!isObject(r) || typeof r.role_arn !== 'string') throw bad(status);
@@ -237,7 +193,7 @@ function parseSession(b: Record<string, unknown>, status: number): Session {
       role_arn: r.role_arn,
       provider_arn: typeof r.provider_arn === 'string' ? r.provider_arn : '',
       account_id: typeof r.account_id === 'string' ? r.account_id : '',
-      account_alias: typeof r.account_alias === 'string' ? r.account_alias : '',
+      account_alias: str(r.account_alias),
       role_name: typeof r.role_name === 'string' ? r.role_name : r.role_arn,
       duration_seconds: typeof r.duration_seconds === 'number' ? r.duration_seconds : 0,
     });
@@ -249,7 +205,7 @@ function parseSession(b: Record<string, unknown>, status: number): Session {
     roles,
     role_arn: str(b.role_arn),
     principal_arn: str(b.principal_arn),
-    expiration: str(b.expiration),
+    expiration: b.expiration,
     credentials_expiration: str(b.credentials_expiration),
     duration_fallback: b.duration_fallback === true,
     is_admin: b.is_admin === true,
@@ -294,6 +250,7 @@ function parseAppConfig(b: Record<string, unknown>, status: number): AppConfig {
         url: e.url,
         region: typeof e.region === 'string' ? e.region : b.region,
         method: typeof e.method === 'string' ? e.method.toUpperCase() : 'GET',
+        service: str(e.service) ?? 'execute-api',
       });
     }
   }

@@ -60,7 +60,9 @@ test('formatTimeLeft', () => {
 test('account and role labels', () => {
   const r = { role_arn: 'arn:aws:iam::210987654321:role/ReadOnly', provider_arn: '', account_id: '210987654321', account_alias: 'staging', role_name: 'ReadOnly', duration_seconds: 3600 };
   assert.equal(accountLabel(r), 'staging (210987654321)');
-  assert.equal(accountLabel({ ...r, account_alias: '' }), '210987654321');
+  // The broker sends null for an account with no alias.
+  assert.equal(accountLabel({ ...r, account_alias: null }), '210987654321');
+  assert.equal(roleLabel({ ...r, account_alias: null }), 'ReadOnly in 210987654321');
   assert.equal(roleLabel(r), 'ReadOnly in staging (210987654321)');
 });
 
@@ -111,7 +113,7 @@ test('truncate keeps short bodies and cuts long ones', () => {
 
 test('the role picker\'s words (the same as the server\'s role_picker.html)', () => {
   const roles = [
-    { role_arn: 'arn:aws:iam::123456789012:role/BrokerDeveloper', provider_arn: '', account_id: '123456789012', account_alias: '', role_name: 'BrokerDeveloper', duration_seconds: 7200 },
+    { role_arn: 'arn:aws:iam::123456789012:role/BrokerDeveloper', provider_arn: '', account_id: '123456789012', account_alias: null, role_name: 'BrokerDeveloper', duration_seconds: 7200 },
     { role_arn: 'arn:aws:iam::210987654321:role/ReadOnly', provider_arn: '', account_id: '210987654321', account_alias: 'staging', role_name: 'ReadOnly', duration_seconds: 3600 },
   ];
   const none = pickerOptions(roles, null);

@@ -25,7 +25,7 @@ function pretty(body: string): string {
   }
 }
 
-/** The AWS error of an API Gateway answer: `x-amzn-ErrorType` and the JSON `message`, when present. */
+/** The AWS error of an API endpoint's answer (API Gateway by default): `x-amzn-ErrorType` and the JSON `message`, when present. */
 function apiError(e: ApiEndpoint, res: Response, body: string): AwsCallError {
   let message = `${e.name} answered HTTP ${res.status}.`;
   try {
@@ -38,7 +38,7 @@ function apiError(e: ApiEndpoint, res: Response, body: string): AwsCallError {
     // not JSON: keep the generic message
   }
   const type = res.headers.get('x-amzn-ErrorType');
-  return new AwsCallError('execute-api', res.status, type ? type.split(':')[0] : null, message, res.headers.get('x-amzn-RequestId'));
+  return new AwsCallError(e.service, res.status, type ? type.split(':')[0] : null, message, res.headers.get('x-amzn-RequestId'));
 }
 
 class App {
@@ -255,7 +255,7 @@ class App {
         url: e.url,
         method: e.method,
         headers: { Accept: 'application/json, text/plain;q=0.9, */*;q=0.5' },
-        service: 'execute-api',
+        service: e.service,
         region: e.region,
       });
       const body = await res.text();

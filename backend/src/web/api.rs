@@ -1,6 +1,7 @@
 //! The JSON API the browser client uses (docs/api.md): `/api/session`,
 //! `/api/credentials`, `/api/role`.
 
+use super::api_types::{CredentialsJson, RoleJson, RoleRequest, SessionJson};
 use super::app::{csrf_ok, current, login_url, APP_PATH};
 use super::error::Public;
 use super::session::{SessionData, KEY};
@@ -11,7 +12,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 pub fn router() -> Router<AppState> {
@@ -19,33 +19,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/session", get(session_get))
         .route("/api/credentials", get(credentials_get))
         .route("/api/role", post(role_post))
-}
-
-#[derive(Serialize)]
-struct RoleJson {
-    role_arn: String,
-    provider_arn: String,
-    account_id: String,
-    account_alias: Option<String>,
-    role_name: String,
-    duration_seconds: i32,
-}
-
-#[derive(Serialize)]
-struct SessionJson {
-    subject: String,
-    session_name: Option<String>,
-    groups: Vec<String>,
-    roles: Vec<RoleJson>,
-    role_arn: Option<String>,
-    principal_arn: Option<String>,
-    expiration: String,
-    credentials_expiration: Option<String>,
-    duration_fallback: bool,
-    is_admin: bool,
-    csrf_token: String,
-    region: String,
-    endpoint_url: Option<String>,
 }
 
 fn session_json(state: &AppState, data: &SessionData) -> SessionJson {
@@ -126,19 +99,6 @@ async fn session_get(State(state): State<AppState>, me: SignedIn) -> Response {
     no_store(Json(session_json(&state, &me.data)))
 }
 
-/// The AWS credential_process shape plus `RoleArn` and `Region`.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct CredentialsJson {
-    version: u8,
-    access_key_id: String,
-    secret_access_key: String,
-    session_token: String,
-    expiration: String,
-    role_arn: String,
-    region: String,
-}
-
 fn issue_error(rid: &RequestId, e: &IssueError, role: &str, return_to: &str) -> ApiError {
     let p = Public::of_issue(e, true);
     let mut err = ApiError::new(p.status, p.code, p.message, &rid.0);
@@ -212,11 +172,6 @@ async fn credentials_get(
         role_arn: fresh.role_arn,
         region: state.config.aws.region.clone(),
     })))
-}
-
-#[derive(Deserialize)]
-struct RoleRequest {
-    role_arn: String,
 }
 
 async fn role_post(

@@ -383,7 +383,9 @@ async fn logout_post(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json"));
     if wants_json {
-        return Ok(axum::Json(serde_json::json!({"signed_out": true})).into_response());
+        return Ok(
+            axum::Json(super::api_types::SignedOutJson { signed_out: true }).into_response(),
+        );
     }
     Ok(Redirect::to("/signed-out").into_response())
 }

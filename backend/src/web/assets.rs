@@ -2,6 +2,7 @@
 //! asset names: `/app/` serves index.html (never cached), `/app/assets/*`
 //! the hashed files (cached for a year), `/api/app-config` what it needs.
 
+use super::api_types::{ApiEndpointJson, AppConfigJson};
 use super::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -57,9 +58,20 @@ async fn asset_get(Path(name): Path<String>) -> Response {
 /// endpoints to offer. Public configuration, no secrets.
 async fn app_config_get(State(state): State<AppState>) -> impl IntoResponse {
     let cfg = &state.config;
-    Json(serde_json::json!({
-        "region": cfg.aws.region,
-        "sts_endpoint": cfg.sts_endpoint(),
-        "api_endpoints": cfg.frontend.api_endpoints,
-    }))
+    Json(AppConfigJson {
+        region: cfg.aws.region.clone(),
+        sts_endpoint: cfg.sts_endpoint(),
+        api_endpoints: cfg
+            .frontend
+            .api_endpoints
+            .iter()
+            .map(|e| ApiEndpointJson {
+                name: e.name.clone(),
+                url: e.url.to_string(),
+                region: e.region.clone(),
+                method: e.method.clone(),
+                service: e.service.clone(),
+            })
+            .collect(),
+    })
 }

@@ -249,14 +249,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = serde_json::json!({
-            "error": self.code,
-            "message": self.message,
-            "request_id": self.request_id,
-        });
-        if let Some(u) = self.login_url {
-            body["login_url"] = serde_json::Value::String(u);
-        }
+        let body = super::api_types::ErrorJson {
+            error: self.code.into(),
+            message: self.message,
+            request_id: self.request_id,
+            login_url: self.login_url,
+        };
         let mut resp = (self.status, Json(body)).into_response();
         resp.headers_mut().insert(
             axum::http::header::CACHE_CONTROL,

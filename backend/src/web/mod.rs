@@ -4,6 +4,7 @@
 
 mod admin;
 mod api;
+pub mod api_types;
 mod app;
 pub mod assets;
 mod error;
