@@ -1177,4 +1177,20 @@ metadata_file = "idp.xml"
         assert!(!dbg.contains("c2VjcmV0"));
         assert!(dbg.contains("[redacted]"));
     }
+
+    #[test]
+    fn an_api_endpoint_takes_the_aws_region_unless_it_names_its_own() {
+        let c = load(
+            "[idp]\nmetadata_file = \"idp.xml\"\n[aws]\nregion = \"eu-west-1\"\n\n[[frontend.api_endpoints]]\nname = \"A\"\nurl = \"https://a.example\"\n\n[[frontend.api_endpoints]]\nname = \"B\"\nurl = \"https://b.example\"\nregion = \"ap-south-1\"\n",
+            &[],
+        )
+        .unwrap();
+        let regions: Vec<_> = c
+            .frontend
+            .api_endpoints
+            .iter()
+            .map(|e| e.region.as_str())
+            .collect();
+        assert_eq!(regions, ["eu-west-1", "ap-south-1"]);
+    }
 }

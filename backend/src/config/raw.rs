@@ -245,25 +245,6 @@ impl Config {
             ));
         }
 
-        let mut api_endpoints = Vec::with_capacity(frontend.api_endpoints.len());
-        for (i, e) in frontend.api_endpoints.into_iter().enumerate() {
-            let url = ConfigUrl::parse(&e.url)
-                .map_err(|err| invalid("frontend.api_endpoints", format!("[{i}] url: {err}")))?;
-            if !matches!(url.url().scheme(), "https" | "http") {
-                return Err(invalid(
-                    "frontend.api_endpoints",
-                    format!("[{i}] url must be https"),
-                ));
-            }
-            api_endpoints.push(ApiEndpoint {
-                name: e.name,
-                url,
-                region: e.region.unwrap_or_else(|| defaults::REGION.into()),
-                method: e.method.unwrap_or_else(|| defaults::API_METHOD.into()),
-                service: e.service.unwrap_or_else(|| defaults::API_SERVICE.into()),
-            });
-        }
-
         let endpoint_url = aws
             .endpoint_url
             .map(|e| {
@@ -277,6 +258,26 @@ impl Config {
                 "must name a region such as us-east-1",
             ));
         }
+        let mut api_endpoints = Vec::with_capacity(frontend.api_endpoints.len());
+        for (i, e) in frontend.api_endpoints.into_iter().enumerate() {
+            let url = ConfigUrl::parse(&e.url)
+                .map_err(|err| invalid("frontend.api_endpoints", format!("[{i}] url: {err}")))?;
+            if !matches!(url.url().scheme(), "https" | "http") {
+                return Err(invalid(
+                    "frontend.api_endpoints",
+                    format!("[{i}] url must be https"),
+                ));
+            }
+            api_endpoints.push(ApiEndpoint {
+                name: e.name,
+                url,
+                // The top-level region unless the endpoint names its own (docs/frontend.md).
+                region: e.region.unwrap_or_else(|| region.clone()),
+                method: e.method.unwrap_or_else(|| defaults::API_METHOD.into()),
+                service: e.service.unwrap_or_else(|| defaults::API_SERVICE.into()),
+            });
+        }
+
         let saml_provider_arn = aws
             .saml_provider_arn
             .map(|p| {
