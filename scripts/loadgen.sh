@@ -10,7 +10,8 @@
 #   CONCURRENCY=32      keep-alive connections
 #   STORAGE=sqlite      sqlite (a file in the temporary directory), or
 #                       postgres://USER@HOST[:PORT]/DB: a fresh database lg_… is
-#                       created through DB (trust auth) and dropped afterwards
+#                       created through DB (trust auth) and dropped afterwards,
+#                       or sqlite:///PATH (e.g. on tmpfs, to take the disk out)
 #   RATE=               open loop at this many logins/s (default: closed loop)
 #   DURATION=           run this many seconds (a soak)
 #   SESSION_READS=      GET /api/session per second alongside the logins
@@ -61,6 +62,7 @@ trap cleanup EXIT
 
 case "$STORAGE" in
   sqlite) STORAGE_URL="sqlite://broker.db" ;;
+  sqlite://*) STORAGE_URL=$STORAGE ;;
   postgres://* | postgresql://*)
     ADMIN_URL=$STORAGE
     DB="lg_$(date +%s)_$$"
@@ -71,7 +73,7 @@ case "$STORAGE" in
     psql -q "$ADMIN_URL" -c "create database $DB" >/dev/null
     STORAGE_URL="$SERVER/$DB"
     ;;
-  *) echo "STORAGE must be sqlite or postgres://USER@HOST/DB, not $STORAGE" >&2; exit 2 ;;
+  *) echo "STORAGE must be sqlite, sqlite:///PATH or postgres://USER@HOST/DB, not $STORAGE" >&2; exit 2 ;;
 esac
 
 log "loadgen setup into $DIR (storage $STORAGE_URL)"
@@ -98,13 +100,18 @@ ARGS=(--dir "$DIR" --url "http://127.0.0.1:$PORT" --logins "$LOGINS"
 log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 # For scale, like the openssl figure below: what one synchronous 4 KiB write
 # (what a SQLite commit waits for) costs on the temporary directory's disk now.
-SYNC=$(dd if=/dev/zero of="$DIR/dsync-probe" bs=4k count=200 oflag=dsync 2>&1 |
-  awk '/copied/ { printf "%.2f", $(NF-3) * 1000 / 200 }')
-rm -f "$DIR/dsync-probe"
-log "synchronous 4 KiB write on $DIR: $SYNC ms"
+sync_probe() {
+  local ms
+  ms=$(dd if=/dev/zero of="$DIR/dsync-probe" bs=4k count=200 oflag=dsync 2>&1 |
+    awk '/copied/ { printf "%.2f", $(NF-3) * 1000 / 200 }')
+  rm -f "$DIR/dsync-probe"
+  log "synchronous 4 KiB write on $DIR's disk, $1: $ms ms"
+}
+sync_probe before
 # Minting uses every core (the broker is idle); then loadgen pins itself to LOADGEN_CORE.
 "$BIN/loadgen" run "${ARGS[@]}" | tee "$DIR/run.jsonl"
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+sync_probe after
 
 log "loadgen check"
 CHECK=0

@@ -37,3 +37,28 @@ pub fn pin_self(core: usize) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Microseconds during which at least one task waited for `resource` ("io"
+/// or "cpu"), from the kernel's pressure stall information
+/// (/proc/pressure/RESOURCE, `some … total=`). On a shared machine this says
+/// whether a slow interval was the broker's doing or everyone's.
+pub fn pressure_some_us(resource: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/pressure/{resource}")).ok()?;
+    text.lines()
+        .find(|l| l.starts_with("some "))?
+        .split_whitespace()
+        .find_map(|f| f.strip_prefix("total="))?
+        .parse()
+        .ok()
+}
+
+/// The share of `wall` (in percent) some task stalled on `resource`, between two readings.
+pub fn pressure_pct(
+    before: Option<u64>,
+    after: Option<u64>,
+    wall: std::time::Duration,
+) -> Option<f64> {
+    let (b, a) = (before?, after?);
+    let wall_us = wall.as_micros() as f64;
+    (wall_us > 0.0).then(|| (a.saturating_sub(b)) as f64 * 100.0 / wall_us)
+}

@@ -289,6 +289,8 @@ async fn storm(
     let rss_start = a.broker_pid.and_then(procfs::rss_kb);
     let broker_cpu_start = a.broker_pid.and_then(procfs::cpu_seconds);
     let self_cpu_start = procfs::cpu_seconds(std::process::id());
+    let io_start = procfs::pressure_some_us("io");
+    let cpu_start = procfs::pressure_some_us("cpu");
     let started = Instant::now();
     let shared = Arc::new(Shared {
         authority,
@@ -358,13 +360,22 @@ async fn storm(
             s.push(json!([0.0, kb]));
         }
     }
-    let progress = tokio::spawn(progress(shared.clone(), a.broker_pid, samples.clone()));
+    let intervals = Arc::new(Mutex::new(Vec::<Interval>::new()));
+    let progress = tokio::spawn(progress(
+        shared.clone(),
+        a.broker_pid,
+        samples.clone(),
+        intervals.clone(),
+    ));
 
     let mut latencies = Vec::new();
     for w in workers {
         latencies.extend(w.await.context("a login worker failed")?);
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    let wall = started.elapsed();
+    let elapsed = wall.as_secs_f64();
+    let io_pct = procfs::pressure_pct(io_start, procfs::pressure_some_us("io"), wall);
+    let cpu_pct = procfs::pressure_pct(cpu_start, procfs::pressure_some_us("cpu"), wall);
     shared.stop.store(true, Ordering::Relaxed);
     let _ = stop_tx.send(true);
     let mut read_latencies = Vec::new();
@@ -389,6 +400,11 @@ async fn storm(
         .iter()
         .filter_map(|s| s.get(1).and_then(|v| v.as_u64()))
         .max();
+
+    let intervals = intervals.lock().map(|i| i.clone()).unwrap_or_default();
+    let mut rates: Vec<f64> = intervals.iter().map(|i| i.logins_per_s).collect();
+    rates.sort_by(f64::total_cmp);
+    let median_rate = rates.get(rates.len() / 2).copied();
 
     let ok = shared.ok.load(Ordering::Relaxed);
     let failed = shared.failed.load(Ordering::Relaxed);
@@ -422,6 +438,13 @@ async fn storm(
         "requests": ok + failed + transport,
         "logins_ok": ok,
         "logins_per_s": round1(ok as f64 / elapsed.max(1e-9)),
+        "median_10s_logins_per_s": median_rate.map(round1),
+        "intervals": intervals.iter().map(Interval::json).collect::<Vec<_>>(),
+        "machine": {
+            "io_pressure_some_pct": io_pct.map(round1),
+            "cpu_pressure_some_pct": cpu_pct.map(round1),
+            "loadavg": std::fs::read_to_string("/proc/loadavg").ok().map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")),
+        },
         "errors": {
             "total": failed + transport,
             "by_status": by_status,
@@ -664,13 +687,39 @@ async fn connect(authority: &str) -> anyhow::Result<SendRequest<Full<Bytes>>> {
     Ok(sender)
 }
 
+/// One 10-second interval of the run, as the progress line printed it.
+#[derive(Clone)]
+struct Interval {
+    t: f64,
+    logins_per_s: f64,
+    errors: u64,
+    io_pressure_pct: Option<f64>,
+    cpu_pressure_pct: Option<f64>,
+}
+
+impl Interval {
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "t": round1(self.t),
+            "logins_per_s": round1(self.logins_per_s),
+            "errors": self.errors,
+            "io_pressure_some_pct": self.io_pressure_pct.map(round1),
+            "cpu_pressure_some_pct": self.cpu_pressure_pct.map(round1),
+        })
+    }
+}
+
 async fn progress(
     shared: Arc<Shared>,
     pid: Option<u32>,
     samples: Arc<Mutex<Vec<serde_json::Value>>>,
+    intervals: Arc<Mutex<Vec<Interval>>>,
 ) {
     let mut tick = tokio::time::interval_at((shared.started + REPORT_EVERY).into(), REPORT_EVERY);
     let mut last_ok = 0u64;
+    let mut last_errors = 0u64;
+    let mut last_io = procfs::pressure_some_us("io");
+    let mut last_cpu = procfs::pressure_some_us("cpu");
     loop {
         tick.tick().await;
         let t = shared.started.elapsed().as_secs_f64();
@@ -681,14 +730,33 @@ async fn progress(
         if let (Some(kb), Ok(mut s)) = (rss, samples.lock()) {
             s.push(json!([round1(t), kb]));
         }
+        let (io, cpu) = (
+            procfs::pressure_some_us("io"),
+            procfs::pressure_some_us("cpu"),
+        );
+        let interval = Interval {
+            t,
+            logins_per_s: ok.saturating_sub(last_ok) as f64 / REPORT_EVERY.as_secs_f64(),
+            errors: errors.saturating_sub(last_errors),
+            io_pressure_pct: procfs::pressure_pct(last_io, io, REPORT_EVERY),
+            cpu_pressure_pct: procfs::pressure_pct(last_cpu, cpu, REPORT_EVERY),
+        };
         eprintln!(
-            "loadgen: t={t:.0}s logins_ok={ok} ({:.0}/s in the last {} s) errors={errors} session_reads={}{}",
-            (ok - last_ok) as f64 / REPORT_EVERY.as_secs_f64(),
+            "loadgen: t={t:.0}s logins_ok={ok} ({:.0}/s in the last {} s) errors={errors} session_reads={}{}{}",
+            interval.logins_per_s,
             REPORT_EVERY.as_secs(),
             shared.reads_ok.load(Ordering::Relaxed),
             rss.map(|kb| format!(" broker_rss={kb} kB")).unwrap_or_default(),
+            interval
+                .io_pressure_pct
+                .zip(interval.cpu_pressure_pct)
+                .map(|(i, c)| format!(" machine: io stall {i:.0}%, cpu stall {c:.0}%"))
+                .unwrap_or_default(),
         );
-        last_ok = ok;
+        if let Ok(mut v) = intervals.lock() {
+            v.push(interval);
+        }
+        (last_ok, last_errors, last_io, last_cpu) = (ok, errors, io, cpu);
     }
 }
 
@@ -708,6 +776,13 @@ fn print_summary(r: &serde_json::Value) {
         r["logins_per_s"],
         r["errors"]["total"],
         r["errors"]["by_status"]
+    );
+    eprintln!(
+        "loadgen: median 10-s interval: {} logins/s; machine during the run: io stall {}%, cpu stall {}% (PSI some), load {}",
+        r["median_10s_logins_per_s"],
+        r["machine"]["io_pressure_some_pct"],
+        r["machine"]["cpu_pressure_some_pct"],
+        r["machine"]["loadavg"]
     );
     eprintln!(
         "loadgen: latency ms: p50 {} p99 {} p99.9 {} max {} (mean {})",
