@@ -40,6 +40,8 @@ FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY backend/ backend/
+# Not built here, but a workspace member: cargo must find its manifest.
+COPY loadgen/ loadgen/
 COPY --from=frontend /src/frontend/dist/ frontend/dist/
 RUN cargo build --release --locked --bin saml-broker \
  && install -m 0755 target/release/saml-broker /usr/local/bin/saml-broker
