@@ -490,7 +490,12 @@ async fn oversized_posts_are_refused_before_parsing() {
 
 #[tokio::test]
 async fn metadata_health_and_headers() {
-    let app = TestApp::spawn(AppOptions::default()).await;
+    // The store writer's counters are the SQL store's.
+    let app = TestApp::spawn(AppOptions {
+        store: Backing::Sqlite,
+        ..Default::default()
+    })
+    .await;
     let c = client();
     let r = c
         .get(format!("{}/saml/metadata", app.base))
