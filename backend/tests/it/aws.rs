@@ -15,7 +15,7 @@ const OPS: &str = "arn:aws:iam::333333333333:role/Ops,arn:aws:iam::333333333333:
 
 fn sts_app() -> AppOptions {
     AppOptions {
-        aws: Aws::Real(aws_config(AwsMode::StsSaml, None)),
+        aws: Aws::Real(Box::new(aws_config(AwsMode::StsSaml, None))),
         ..Default::default()
     }
 }
@@ -361,7 +361,7 @@ async fn an_unreachable_aws_endpoint_is_explained() {
         ..Default::default()
     };
     let app = TestApp::spawn(AppOptions {
-        aws: Aws::Real(aws),
+        aws: Aws::Real(Box::new(aws)),
         ..Default::default()
     })
     .await;
@@ -378,7 +378,7 @@ async fn an_aws_error_answer_is_explained() {
         Some("us-east-1:11111111-2222-3333-4444-555555555555".into()),
     );
     let app = TestApp::spawn(AppOptions {
-        aws: Aws::Real(aws),
+        aws: Aws::Real(Box::new(aws)),
         ..Default::default()
     })
     .await;

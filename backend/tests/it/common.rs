@@ -147,7 +147,7 @@ pub enum Aws {
     /// Cognito mode against moto, with a fresh identity pool.
     Moto,
     /// The real exchange from this configuration (usually moto's).
-    Real(saml_broker::config::AwsConfig),
+    Real(Box<saml_broker::config::AwsConfig>),
 }
 
 /// Where the broker keeps its state and audit trail.
@@ -271,7 +271,7 @@ impl TestApp {
                 saml_broker::config::AwsMode::Cognito,
                 Some(crate::moto::identity_pool(PROVIDER).await),
             ),
-            Aws::Real(a) => a,
+            Aws::Real(a) => *a,
         };
         let clock: Arc<dyn Clock> = match opts.clock {
             Some(c) => c,
@@ -303,7 +303,7 @@ impl TestApp {
     pub fn same_aws(&self) -> Aws {
         match self.fake {
             Some(_) => Aws::Fake,
-            None => Aws::Real(self.state.config.aws.clone()),
+            None => Aws::Real(Box::new(self.state.config.aws.clone())),
         }
     }
 
@@ -429,8 +429,8 @@ impl TestApp {
 /// and lives 90 seconds (moto's lifetime); in STS mode it is named after the
 /// NameID and lives the requested duration.
 pub struct FakeExchange {
-    pub calls: std::sync::atomic::AtomicUsize,
-    pub fail: std::sync::atomic::AtomicBool,
+    calls: std::sync::atomic::AtomicUsize,
+    fail: std::sync::atomic::AtomicBool,
     mode: saml_broker::config::AwsMode,
 }
 

@@ -13,7 +13,6 @@ use saml_broker::login::{AcsInput, ChooseError, Client, LoginError, Next, Refres
 use saml_broker::saml::claims::{ATTR_GROUP, ATTR_ROLE};
 use saml_broker::store::Store;
 use saml_broker::web::AppState;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 const ROLE_RO: &str =
@@ -126,7 +125,7 @@ async fn several_roles_lead_to_the_picker_and_a_replay_is_refused() {
     assert_eq!(ok.session.subject, "alice@example.com");
     assert_eq!(ok.session.allowed.len(), 2);
     assert!(ok.session.current.is_none());
-    assert_eq!(f.exchange.calls.load(Ordering::SeqCst), 0, "no AWS call");
+    assert_eq!(f.exchange.calls(), 0, "no AWS call");
     let err = ctx.accept(input(&saml)).await.unwrap_err();
     assert!(matches!(err, LoginError::Replay), "{err:?}");
     let trail = f.trail().await;
@@ -160,7 +159,7 @@ async fn one_role_is_issued_at_once_and_a_failure_still_starts_the_session() {
         ["login.succeeded", "role.selected", "credentials.issued"]
     );
     // AWS refuses: the sign-in still stands, the failure is audited.
-    f.exchange.fail.store(true, Ordering::SeqCst);
+    f.exchange.set_failing(true);
     let ok = ctx
         .accept(input(&f.response(&[ROLE_DEV], None)))
         .await
