@@ -24,7 +24,11 @@ async fn sign_in_admin(app: &TestApp, c: &reqwest::Client) {
 }
 
 async fn admin_app() -> (TestApp, reqwest::Client) {
-    let app = TestApp::spawn(AppOptions::default()).await;
+    let app = TestApp::spawn(AppOptions {
+        store: Backing::Sqlite,
+        ..Default::default()
+    })
+    .await;
     let c = client();
     sign_in_admin(&app, &c).await;
     (app, c)
@@ -198,7 +202,11 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
 
 #[tokio::test]
 async fn anonymous_visitors_are_sent_to_sign_in() {
-    let app = TestApp::spawn(AppOptions::default()).await;
+    let app = TestApp::spawn(AppOptions {
+        store: Backing::Sqlite,
+        ..Default::default()
+    })
+    .await;
     let c = client();
     for path in [
         "/admin/audit",
@@ -220,7 +228,11 @@ async fn anonymous_visitors_are_sent_to_sign_in() {
 
 #[tokio::test]
 async fn non_admins_are_refused_and_the_refusal_is_audited() {
-    let app = TestApp::spawn(AppOptions::default()).await;
+    let app = TestApp::spawn(AppOptions {
+        store: Backing::Sqlite,
+        ..Default::default()
+    })
+    .await;
     let c = client();
     assert_eq!(
         app.sign_in(&c, "alice@example.com", &[ROLE_DEV])

@@ -34,7 +34,11 @@ async fn drop_guards(app: &TestApp) {
 }
 
 async fn seeded(n: usize) -> TestApp {
-    let app = TestApp::spawn(AppOptions::default()).await;
+    let app = TestApp::spawn(AppOptions {
+        store: Backing::Sqlite,
+        ..Default::default()
+    })
+    .await;
     for i in 0..n {
         let e = AuditEvent::new("test.event", Outcome::Success, chrono::Utc::now())
             .detail("i", i as u64);
@@ -45,7 +49,11 @@ async fn seeded(n: usize) -> TestApp {
 
 #[tokio::test]
 async fn every_decision_is_recorded_and_the_chain_verifies() {
-    let app = TestApp::spawn(AppOptions::default()).await;
+    let app = TestApp::spawn(AppOptions {
+        store: Backing::Sqlite,
+        ..Default::default()
+    })
+    .await;
     let c = client();
     assert_eq!(
         app.sign_in(&c, "alice@example.com", &[ROLE_DEV])
@@ -68,7 +76,7 @@ async fn every_decision_is_recorded_and_the_chain_verifies() {
         ]
     );
     let issued = ev.iter().find(|e| e.1 == "credentials.issued").unwrap();
-    // moto (tests/moto_broker.py) issues a fresh temporary key per exchange.
+    // The exchange (the fake, shaped like moto's) issues a temporary ASIA key.
     assert!(
         issued.3.as_deref().is_some_and(|k| k.starts_with("ASIA")),
         "the access key id is recorded: {:?}",
@@ -90,7 +98,10 @@ async fn every_decision_is_recorded_and_the_chain_verifies() {
         .collect();
     let dump = dump.join("\n");
     assert!(
-        !dump.contains("ABCSECRETKEY") && !dump.contains("ABC12345"),
+        !dump.contains("ABCSECRETKEY")
+            && !dump.contains("ABC12345")
+            && !dump.contains("fakeSecretAccessKey")
+            && !dump.contains("FQoGZXIvYXdzEFakeSessionToken"),
         "no secret in the audit trail"
     );
     assert!(
@@ -249,7 +260,11 @@ async fn an_inserted_event_is_detected() {
 
 #[tokio::test]
 async fn concurrent_writers_keep_the_chain_linear() {
-    let app = TestApp::spawn(AppOptions::default()).await;
+    let app = TestApp::spawn(AppOptions {
+        store: Backing::Sqlite,
+        ..Default::default()
+    })
+    .await;
     // A second Audit over its own connection pool to the same file: another "process".
     let url = format!("sqlite://{}", app.dir.0.join("broker.db").display());
     let other = saml_broker::store::Store::open(&url).await.unwrap();
@@ -280,7 +295,11 @@ async fn concurrent_writers_keep_the_chain_linear() {
 
 #[tokio::test]
 async fn an_unwritable_audit_trail_refuses_the_login() {
-    let app = TestApp::spawn(AppOptions::default()).await;
+    let app = TestApp::spawn(AppOptions {
+        store: Backing::Sqlite,
+        ..Default::default()
+    })
+    .await;
     // The trail becomes unwritable mid-test.
     sqlx::query("ALTER TABLE audit_events RENAME TO audit_events_gone")
         .execute(app.state.store.sql_pool().unwrap())
@@ -406,7 +425,11 @@ async fn the_audit_cli_verifies_and_exports() {
 /// offered; the login.succeeded event says why, like any malformed value.
 #[tokio::test]
 async fn cross_account_role_pair_is_recorded_as_malformed() {
-    let app = TestApp::spawn(AppOptions::default()).await;
+    let app = TestApp::spawn(AppOptions {
+        store: Backing::Sqlite,
+        ..Default::default()
+    })
+    .await;
     let c = client();
     let cross = "arn:aws:iam::111111111111:role/Cross,arn:aws:iam::222222222222:saml-provider/ADFS";
     let r = app

@@ -1,6 +1,8 @@
 //! Policy and the credential exchange end to end, through the HTTP server,
 //! against a real moto server: sign in -> policy -> exchange ->
 //! /api/credentials -> GetCallerIdentity with the returned credentials.
+//! Each test that exchanges says so (`aws: Aws::Moto` or `Aws::Real`); the
+//! few that never reach AWS use the default fake exchange.
 
 use crate::common::*;
 use crate::moto::{aws_config, caller_arn, identity_pool};
@@ -13,14 +15,18 @@ const OPS: &str = "arn:aws:iam::333333333333:role/Ops,arn:aws:iam::333333333333:
 
 fn sts_app() -> AppOptions {
     AppOptions {
-        aws: Some(aws_config(AwsMode::StsSaml, None)),
+        aws: Aws::Real(Box::new(aws_config(AwsMode::StsSaml, None))),
         ..Default::default()
     }
 }
 
 #[tokio::test]
 async fn cognito_mode_end_to_end() {
-    let app = TestApp::spawn(AppOptions::default()).await;
+    let app = TestApp::spawn(AppOptions {
+        aws: Aws::Moto,
+        ..Default::default()
+    })
+    .await;
     let c = client();
     let r = app.sign_in(&c, "alice@example.com", &[DEV]).await;
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
@@ -111,7 +117,11 @@ async fn the_principal_is_the_role_bob_chose_in_its_account() {
         "arn:aws:iam::210987654321:saml-provider/DevIdP,arn:aws:iam::210987654321:role/ReadOnly",
         "arn:aws:iam::345678901234:role/Operator,arn:aws:iam::345678901234:saml-provider/DevIdP",
     ];
-    let app = TestApp::spawn(AppOptions::default()).await;
+    let app = TestApp::spawn(AppOptions {
+        aws: Aws::Moto,
+        ..Default::default()
+    })
+    .await;
     let c = client();
     let r = app.sign_in(&c, "bob@example.com", &BOB).await;
     assert_eq!(r.headers()["location"], "/choose-role");
@@ -158,6 +168,7 @@ async fn the_principal_is_the_role_bob_chose_in_its_account() {
 #[tokio::test]
 async fn a_person_with_three_roles_picks_one_and_switches() {
     let app = TestApp::spawn(AppOptions {
+        aws: Aws::Moto,
         extra_toml: "[policy.accounts]\n\"222222222222\" = \"staging\"\n".into(),
         ..Default::default()
     })
@@ -247,6 +258,7 @@ async fn a_person_with_three_roles_picks_one_and_switches() {
 
 #[tokio::test]
 async fn a_role_outside_the_assertion_is_refused_and_csrf_is_enforced() {
+    // Two roles: the picker, and nothing is ever exchanged; no AWS needed.
     let app = TestApp::spawn(AppOptions::default()).await;
     let c = client();
     assert_eq!(
@@ -311,6 +323,7 @@ effect = "deny"
 roles = ["arn:aws:iam::*:role/Ops"]
 "#;
     let app = TestApp::spawn(AppOptions {
+        aws: Aws::Moto,
         extra_toml: policy.into(),
         ..Default::default()
     })
@@ -338,13 +351,17 @@ roles = ["arn:aws:iam::*:role/Ops"]
 
 #[tokio::test]
 async fn an_unreachable_aws_endpoint_is_explained() {
-    let mut aws = aws_config(
-        AwsMode::Cognito,
-        Some("us-east-1:00000000-0000-0000-0000-000000000000".into()),
-    );
-    aws.endpoint_url = Some("http://127.0.0.1:9".parse().unwrap());
+    // The real exchange (the SDK's connection error), with no moto behind it.
+    let aws = saml_broker::config::AwsConfig {
+        endpoint_url: Some("http://127.0.0.1:9".parse().unwrap()),
+        mode: AwsMode::Cognito,
+        identity_pool_id: Some("us-east-1:00000000-0000-0000-0000-000000000000".into()),
+        timeout: std::time::Duration::from_secs(5),
+        max_attempts: 1,
+        ..Default::default()
+    };
     let app = TestApp::spawn(AppOptions {
-        aws: Some(aws),
+        aws: Aws::Real(Box::new(aws)),
         ..Default::default()
     })
     .await;
@@ -361,7 +378,7 @@ async fn an_aws_error_answer_is_explained() {
         Some("us-east-1:11111111-2222-3333-4444-555555555555".into()),
     );
     let app = TestApp::spawn(AppOptions {
-        aws: Some(aws),
+        aws: Aws::Real(Box::new(aws)),
         ..Default::default()
     })
     .await;
@@ -454,7 +471,10 @@ async fn a_pool_is_created_in_moto() {
 
 #[tokio::test]
 async fn a_rotated_session_key_asks_for_a_new_sign_in_instead_of_failing() {
+    // The second instance opens the first one's SQLite file; the
+    // credentials themselves do not matter here (the fake's will do).
     let a = TestApp::spawn(AppOptions {
+        store: Backing::Sqlite,
         session_key: Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into()),
         ..Default::default()
     })
@@ -466,10 +486,10 @@ async fn a_rotated_session_key_asks_for_a_new_sign_in_instead_of_failing() {
     );
     // The same store, served with a new key (the operator rotated it).
     let b = TestApp::spawn(AppOptions {
-        storage_url: Some(format!("sqlite://{}", a.dir.0.join("broker.db").display())),
+        store: Backing::Url(format!("sqlite://{}", a.dir.0.join("broker.db").display())),
         session_key: Some("ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=".into()),
         public_url: Some(a.public.clone()),
-        aws: Some(a.state.config.aws.clone()),
+        aws: a.same_aws(),
         ..Default::default()
     })
     .await;
@@ -635,8 +655,11 @@ async fn events_named(
 async fn a_background_renewal_is_one_credentials_renewed_event_and_a_choice_stays_two() {
     let clock = std::sync::Arc::new(saml_broker::clock::FixedClock::new(chrono::Utc::now()));
     // Cognito mode: moto's 90-second credentials, so a renewal comes due
-    // while the assertion can still be exchanged.
+    // while the assertion can still be exchanged. The events are read from
+    // the SQLite file.
     let app = TestApp::spawn(AppOptions {
+        aws: Aws::Moto,
+        store: Backing::Sqlite,
         clock: Some(clock.clone()),
         ..Default::default()
     })

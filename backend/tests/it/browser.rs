@@ -201,7 +201,12 @@ async fn the_audit_page_fits_a_phone() {
 /// and `:` with the `arn` class.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn times_are_local_with_their_zone_and_arns_wrap_only_at_separators() {
-    let app = TestApp::spawn(AppOptions::default()).await;
+    // The event to open is looked up in the SQLite file.
+    let app = TestApp::spawn(AppOptions {
+        store: Backing::Sqlite,
+        ..Default::default()
+    })
+    .await;
     assert!(
         saml_broker::web::assets::available(),
         "frontend/dist was not built into the broker: run scripts/setup.sh"
@@ -304,6 +309,10 @@ async fn the_app_end_to_end_through_a_third_party_idp() {
             extra_toml: format!(
                 "[frontend]\napi_endpoints = [{{ name = \"PING\", url = \"http://127.0.0.1:{verifier_port}/prod/ping\" }}]\n"
             ),
+            // The page calls STS GetCallerIdentity with the issued credentials,
+            // and the trail is read back from the SQLite file.
+            aws: Aws::Moto,
+            store: Backing::Sqlite,
             ..Default::default()
         },
     )

@@ -1,5 +1,6 @@
-//! Test fixtures: an IdP key pair with metadata, a running broker, helpers
-//! that drive the HTTP flow.
+//! Test fixtures: an IdP key pair with metadata, a broker ([`TestApp`],
+//! with a [`FakeExchange`] and the in-memory store unless a test opts into
+//! the real parts), helpers that drive the HTTP flow.
 
 use chrono::{DateTime, Utc};
 use saml_broker::clock::{Clock, FixedClock, SystemClock};
@@ -117,7 +118,12 @@ impl Drop for TempDir {
     }
 }
 
-/// A broker listening on a loopback port with its own SQLite file.
+/// A broker built like `serve` builds one. [`TestApp::spawn`] serves it on a
+/// loopback port (real HTTP, for reqwest clients); [`TestApp::in_process`]
+/// has no listener and answers through the router itself ([`Browser`]).
+/// By default it has a [`FakeExchange`] and an in-memory store: a test that
+/// needs moto, a SQLite file or PostgreSQL says so with [`AppOptions::aws`]
+/// and [`AppOptions::store`].
 #[allow(dead_code)]
 pub struct TestApp {
     /// Where this instance listens (requests go here).
@@ -127,6 +133,34 @@ pub struct TestApp {
     pub state: saml_broker::web::AppState,
     pub dir: TempDir,
     pub idp_entity: String,
+    /// The fake exchange, when the app has one ([`Aws::Fake`]).
+    pub fake: Option<Arc<FakeExchange>>,
+    /// The router in-process requests go through (shares the rate limiter).
+    pub router: axum::Router,
+}
+
+/// What answers the broker's AWS calls.
+#[allow(dead_code)]
+pub enum Aws {
+    /// A [`FakeExchange`]: no AWS calls, credentials shaped like moto's.
+    Fake,
+    /// Cognito mode against moto, with a fresh identity pool.
+    Moto,
+    /// The real exchange from this configuration (usually moto's).
+    Real(Box<saml_broker::config::AwsConfig>),
+}
+
+/// Where the broker keeps its state and audit trail.
+#[allow(dead_code)]
+pub enum Backing {
+    /// `Store::memory()`: the same rules as SQL, no file.
+    Memory,
+    /// A SQLite file (`broker.db`) in the app's temporary directory.
+    Sqlite,
+    /// This `storage.url` (another app's SQLite file, PostgreSQL).
+    Url(String),
+    /// A store of the test's own (e.g. DynamoDB tables on moto).
+    Store(saml_broker::store::Store),
 }
 
 pub struct AppOptions {
@@ -136,16 +170,14 @@ pub struct AppOptions {
     pub metadata: Option<String>,
     pub clock: Option<Arc<FixedClock>>,
     pub idp_initiated: bool,
-    /// None: Cognito mode against moto with a fresh identity pool.
-    pub aws: Option<saml_broker::config::AwsConfig>,
-    /// None: a SQLite file in the app's temporary directory.
-    pub storage_url: Option<String>,
+    /// Default: a fake exchange.
+    pub aws: Aws,
+    /// Default: the in-memory store.
+    pub store: Backing,
     /// None: the address the app listens on.
     pub public_url: Option<String>,
     /// None: a key file generated in the temporary directory.
     pub session_key: Option<String>,
-    /// A store of the test's own (e.g. DynamoDB tables on moto); overrides `storage_url`.
-    pub store: Option<saml_broker::store::Store>,
 }
 
 impl Default for AppOptions {
@@ -157,14 +189,16 @@ impl Default for AppOptions {
             metadata: None,
             clock: None,
             idp_initiated: false,
-            aws: None,
-            storage_url: None,
+            aws: Aws::Fake,
+            store: Backing::Memory,
             public_url: None,
             session_key: None,
-            store: None,
         }
     }
 }
+
+/// The base URL of an app with no listener.
+pub const IN_PROCESS_BASE: &str = "http://broker.test";
 
 impl TestApp {
     pub async fn spawn(opts: AppOptions) -> Self {
@@ -178,6 +212,21 @@ impl TestApp {
     }
 
     pub async fn spawn_on(listener: tokio::net::TcpListener, opts: AppOptions) -> Self {
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = Self::build(base, opts).await;
+        let s2 = app.state.clone();
+        tokio::spawn(async move { saml_broker::startup::run(listener, s2).await });
+        app
+    }
+
+    /// A broker with no listener: requests go through its router in this
+    /// task ([`TestApp::browser`]). No background tasks run.
+    #[allow(dead_code)]
+    pub async fn in_process(opts: AppOptions) -> Self {
+        Self::build(IN_PROCESS_BASE.into(), opts).await
+    }
+
+    async fn build(base: String, opts: AppOptions) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
             .with_env_filter(
@@ -186,16 +235,20 @@ impl TestApp {
             )
             .try_init();
         let dir = TempDir::new();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let md = opts
             .metadata
             .unwrap_or_else(|| metadata_for(&opts.idp_entity, &opts.idp_sso, &[idp_key()]));
         std::fs::write(dir.0.join("idp.xml"), md).unwrap();
         let public = opts.public_url.clone().unwrap_or_else(|| base.clone());
-        let storage = opts
-            .storage_url
-            .clone()
-            .unwrap_or_else(|| "sqlite://broker.db".into());
+        let (storage, store) = match opts.store {
+            Backing::Memory => (
+                "sqlite://broker.db".to_string(),
+                Some(saml_broker::store::Store::memory()),
+            ),
+            Backing::Sqlite => ("sqlite://broker.db".to_string(), None),
+            Backing::Url(url) => (url, None),
+            Backing::Store(s) => ("sqlite://broker.db".to_string(), Some(s)),
+        };
         let key = opts
             .session_key
             .as_ref()
@@ -207,30 +260,50 @@ impl TestApp {
         );
         let mut cfg =
             Config::from_toml_str(&toml, &dir.0.join("broker.toml"), std::iter::empty()).unwrap();
+        let mut fake = None;
         cfg.aws = match opts.aws {
-            Some(a) => a,
-            None => crate::moto::aws_config(
+            Aws::Fake => {
+                let f = Arc::new(FakeExchange::new(saml_broker::config::AwsMode::Cognito));
+                fake = Some(f.clone());
+                FakeExchange::aws_config()
+            }
+            Aws::Moto => crate::moto::aws_config(
                 saml_broker::config::AwsMode::Cognito,
                 Some(crate::moto::identity_pool(PROVIDER).await),
             ),
+            Aws::Real(a) => *a,
         };
         let clock: Arc<dyn Clock> = match opts.clock {
             Some(c) => c,
             None => Arc::new(SystemClock),
         };
         let mut app = saml_broker::startup::Builder::new(cfg).clock(clock);
-        if let Some(store) = opts.store {
+        if let Some(store) = store {
             app = app.store(store);
         }
+        if let Some(f) = &fake {
+            app = app.exchange(f.clone() as Arc<dyn saml_broker::exchange::Exchange>);
+        }
         let state = app.start().await.unwrap();
-        let s2 = state.clone();
-        tokio::spawn(async move { saml_broker::startup::run(listener, s2).await });
+        let router = saml_broker::web::build_router(state.clone());
         Self {
             base,
             public,
             state,
             dir,
             idp_entity: opts.idp_entity,
+            fake,
+            router,
+        }
+    }
+
+    /// The same AWS as this app, for a second instance beside it: the fake
+    /// (each instance has its own) or this app's AWS configuration.
+    #[allow(dead_code)]
+    pub fn same_aws(&self) -> Aws {
+        match self.fake {
+            Some(_) => Aws::Fake,
+            None => Aws::Real(Box::new(self.state.config.aws.clone())),
         }
     }
 
@@ -271,12 +344,7 @@ impl TestApp {
         }
         let resp = client.get(url).send().await.unwrap();
         assert_eq!(resp.status(), 302);
-        let loc = resp.headers()["location"].to_str().unwrap().to_string();
-        let u = url::Url::parse(&loc).unwrap();
-        let q: std::collections::HashMap<_, _> = u.query_pairs().into_owned().collect();
-        let xml = saml_broker::saml::authn::decode_redirect_request(&q["SAMLRequest"]).unwrap();
-        let req = saml_broker::saml::xml::parse(&xml).unwrap();
-        (req.attr("ID").unwrap().to_string(), q["RelayState"].clone())
+        request_and_relay(resp.headers()["location"].to_str().unwrap())
     }
 
     /// SP-initiated sign-in as `name_id` with exactly these Role values; returns the ACS answer.
@@ -299,7 +367,20 @@ impl TestApp {
         groups: &[&str],
     ) -> reqwest::Response {
         let (rid, relay) = self.start_login(client, None).await;
-        let mut spec = self.spec(name_id, Some(&rid));
+        let spec = self.spec_with(name_id, Some(&rid), roles, groups);
+        self.post_acs(client, &spec.sign_base64(idp_key()).unwrap(), Some(&relay))
+            .await
+    }
+
+    /// [`TestApp::spec`] with exactly these Role and group values (none: no attribute).
+    pub fn spec_with(
+        &self,
+        name_id: &str,
+        request_id: Option<&str>,
+        roles: &[&str],
+        groups: &[&str],
+    ) -> ResponseSpec {
+        let mut spec = self.spec(name_id, request_id);
         spec.attributes
             .retain(|(n, _)| n != ATTR_ROLE && n != ATTR_GROUP);
         if !roles.is_empty() {
@@ -308,8 +389,7 @@ impl TestApp {
         if !groups.is_empty() {
             spec = spec.with_attribute(ATTR_GROUP, groups);
         }
-        self.post_acs(client, &spec.sign_base64(idp_key()).unwrap(), Some(&relay))
-            .await
+        spec
     }
 
     pub async fn get_json(&self, client: &reqwest::Client, path: &str) -> (u16, serde_json::Value) {
@@ -339,6 +419,129 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// AWS as the broker sees it, with no AWS: counts calls, fails when told
+/// to, and otherwise issues credentials shaped like moto's (tests/moto_broker.py):
+/// an `ASIA` key id of 20 characters, a 40-character secret, a session token,
+/// and the principal `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION` of the
+/// chosen role. In Cognito mode the session is `CognitoIdentityCredentials`
+/// and lives 90 seconds (moto's lifetime); in STS mode it is named after the
+/// NameID and lives the requested duration.
+pub struct FakeExchange {
+    calls: std::sync::atomic::AtomicUsize,
+    fail: std::sync::atomic::AtomicBool,
+    mode: saml_broker::config::AwsMode,
+}
+
+#[allow(dead_code)]
+impl FakeExchange {
+    pub fn new(mode: saml_broker::config::AwsMode) -> Self {
+        Self {
+            calls: Default::default(),
+            fail: Default::default(),
+            mode,
+        }
+    }
+
+    /// How many exchanges were asked for.
+    pub fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Refuse (AccessDenied) from now on, or stop refusing.
+    pub fn set_failing(&self, fail: bool) {
+        self.fail.store(fail, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The `[aws]` of an app with a fake exchange: Cognito mode with a pool
+    /// id, and an endpoint nothing listens on, so a call that bypassed the
+    /// fake would fail at once instead of reaching AWS.
+    pub fn aws_config() -> saml_broker::config::AwsConfig {
+        saml_broker::config::AwsConfig {
+            endpoint_url: Some("http://127.0.0.1:9".parse().unwrap()),
+            mode: saml_broker::config::AwsMode::Cognito,
+            identity_pool_id: Some("us-east-1:00000000-0000-0000-0000-00000000fake".into()),
+            timeout: std::time::Duration::from_secs(1),
+            max_attempts: 1,
+            ..Default::default()
+        }
+    }
+}
+
+/// The NameID of a base64 SAMLResponse (STS's RoleSessionName when the IdP sends none).
+fn name_id_of(saml_b64: &str) -> Option<String> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(saml_b64)
+        .ok()?;
+    let xml = String::from_utf8(raw).ok()?;
+    let at = xml.find("NameID")?;
+    let start = xml[at..].find('>')? + at + 1;
+    let end = xml[start..].find('<')? + start;
+    Some(xml[start..end].trim().to_string())
+}
+
+impl saml_broker::exchange::Exchange for FakeExchange {
+    fn exchange<'a>(
+        &'a self,
+        req: &'a saml_broker::exchange::ExchangeRequest,
+    ) -> saml_broker::exchange::BoxFuture<
+        'a,
+        Result<saml_broker::exchange::Issued, saml_broker::exchange::ExchangeError>,
+    > {
+        use saml_broker::config::{AwsMode, Secret};
+        use saml_broker::exchange::{Credentials, ErrorKind, ExchangeError, Issued};
+        Box::pin(async move {
+            let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (call, session, lifetime) = match self.mode {
+                AwsMode::Cognito => (
+                    "cognito-identity:GetCredentialsForIdentity",
+                    "CognitoIdentityCredentials".to_string(),
+                    90,
+                ),
+                AwsMode::StsSaml => (
+                    "sts:AssumeRoleWithSAML",
+                    name_id_of(req.saml_response.expose()).unwrap_or_else(|| "saml-session".into()),
+                    i64::from(req.duration_seconds),
+                ),
+            };
+            if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(ExchangeError::new(
+                    ErrorKind::AccessDenied,
+                    call,
+                    "not authorized",
+                ));
+            }
+            let role = req.role.role.as_str();
+            let account = role.split(':').nth(4).unwrap_or("123456789012");
+            let name = role.rsplit('/').next().unwrap_or(role);
+            Ok(Issued {
+                credentials: Credentials {
+                    access_key_id: format!("ASIAFAKE{n:012}"),
+                    secret_access_key: Secret::new(format!("fakeSecretAccessKey{n:021}")),
+                    session_token: Secret::new(format!("FQoGZXIvYXdzEFakeSessionToken{n:032}")),
+                    expiration: Utc::now() + chrono::Duration::seconds(lifetime),
+                },
+                principal_arn: format!("arn:aws:sts::{account}:assumed-role/{name}/{session}"),
+                duration_seconds: req.duration_seconds,
+                duration_fallback: false,
+            })
+        })
+    }
+
+    fn mode(&self) -> &'static str {
+        self.mode.as_str()
+    }
+}
+
+/// The AuthnRequest's ID and the RelayState in a redirect to the IdP.
+pub fn request_and_relay(location: &str) -> (String, String) {
+    let u = url::Url::parse(location).unwrap();
+    let q: std::collections::HashMap<_, _> = u.query_pairs().into_owned().collect();
+    let xml = saml_broker::saml::authn::decode_redirect_request(&q["SAMLRequest"]).unwrap();
+    let req = saml_broker::saml::xml::parse(&xml).unwrap();
+    (req.attr("ID").unwrap().to_string(), q["RelayState"].clone())
 }
 
 pub fn client() -> reqwest::Client {

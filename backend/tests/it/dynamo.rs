@@ -2,7 +2,7 @@
 //! audit instances over the same tables stand for two broker instances.
 //! Every test uses its own table prefix.
 
-use crate::common::{client, idp_key, AppOptions, TestApp};
+use crate::common::{client, idp_key, AppOptions, Backing, TestApp};
 use crate::moto::aws_config;
 use chrono::{DateTime, Duration as D, Utc};
 use futures_util::TryStreamExt;
@@ -623,7 +623,7 @@ async fn two_brokers() -> (TestApp, TestApp, serial::Serial) {
     store.create_tables().await.unwrap();
     let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
     let a = TestApp::spawn(AppOptions {
-        store: Some(saml_broker::store::Store::dynamo(
+        store: Backing::Store(saml_broker::store::Store::dynamo(
             DynamoStore::new(&sdk, &p).await,
         )),
         session_key: Some(key.into()),
@@ -632,13 +632,13 @@ async fn two_brokers() -> (TestApp, TestApp, serial::Serial) {
     })
     .await;
     let b = TestApp::spawn(AppOptions {
-        store: Some(saml_broker::store::Store::dynamo(
+        store: Backing::Store(saml_broker::store::Store::dynamo(
             DynamoStore::new(&sdk, &p).await,
         )),
         session_key: Some(key.into()),
         idp_initiated: true,
         public_url: Some(a.public.clone()),
-        aws: Some(a.state.config.aws.clone()),
+        aws: a.same_aws(),
         ..Default::default()
     })
     .await;

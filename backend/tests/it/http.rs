@@ -1,5 +1,8 @@
-//! Through the real HTTP server: the dev IdP round trip, refusals as a
-//! person sees them, replay, return_to, CSRF, health and metadata.
+//! What the broker answers over HTTP: the dev IdP round trip, refusals as a
+//! person sees them, replay, return_to, CSRF, health and metadata. The dev
+//! IdP round trips and the tests of cookies across a real client go through
+//! the real server (`TestApp::spawn`); the rest ask the router in process
+//! (`TestApp::in_process`, `crate::oneshot`).
 
 use crate::common::*;
 use saml_broker::clock::FixedClock;
@@ -290,70 +293,49 @@ async fn dev_idp_refuses_a_wrong_password_and_keeps_the_pending_sign_in() {
 
 #[tokio::test]
 async fn unknown_paths_get_a_404_page_or_json_and_error_pages_know_who_is_signed_in() {
-    let app = TestApp::spawn(AppOptions::default()).await;
-    let c = client();
-    let r = c
-        .get(format!("{}/no/such/page", app.base))
-        .send()
-        .await
-        .unwrap();
+    let app = TestApp::in_process(AppOptions::default()).await;
+    let b = app.browser();
+    let r = b.get("/no/such/page").send().await;
     assert_eq!(r.status(), 404);
     assert!(r.headers()["content-type"]
         .to_str()
         .unwrap()
         .starts_with("text/html"));
-    let html = r.text().await.unwrap();
+    let html = r.text();
     assert!(html.contains("<h1>Page not found</h1>"), "{html}");
     assert!(html.contains("class=\"bar\"") && html.contains("id=\"nav-sign-in\""));
     assert!(html.contains("id=\"request-id\""));
-    let r = c
-        .get(format!("{}/api/nothing", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = b.get("/api/nothing").send().await;
     assert_eq!(r.status(), 404);
-    let body: serde_json::Value = r.json().await.unwrap();
+    let body = r.json();
     assert_eq!(body["error"], "not_found", "{body}");
     assert!(body["request_id"].as_str().is_some_and(|s| !s.is_empty()));
     // Signed in: the 404 page, and any other error page, has the signed-in header.
     assert_eq!(
-        app.sign_in(&c, "alice@example.com", &[ROLE_DEV])
-            .await
-            .status(),
+        b.sign_in("alice@example.com", &[ROLE_DEV]).await.status(),
         303
     );
-    let html = c
-        .get(format!("{}/nowhere", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = b.get("/nowhere").send().await.text();
     assert!(
         html.contains("id=\"sign-out\"") && html.contains("id=\"nav-account\""),
         "{html}"
     );
     assert!(!html.contains("id=\"nav-sign-in\""));
-    let r = c
-        .get(format!("{}/admin/audit", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = b.get("/admin/audit").send().await;
     assert_eq!(r.status(), 403);
-    let html = r.text().await.unwrap();
+    let html = r.text();
     assert!(html.contains("admin group") && html.contains("id=\"sign-out\""));
 }
 
 #[tokio::test]
 async fn a_refusal_names_the_problem_and_the_request_id_and_hides_the_rest() {
-    let app = TestApp::spawn(AppOptions::default()).await;
-    let c = client();
-    let (rid, relay) = app.start_login(&c, None).await;
+    let app = TestApp::in_process(AppOptions::default()).await;
+    let b = app.browser();
+    let (rid, relay) = b.start_login(None).await;
     let mut s = app.spec("alice@example.com", Some(&rid));
     s.audiences = Some(vec!["https://some-other-app.example.com".into()]);
-    let r = app
-        .post_acs(&c, &s.sign_base64(idp_key()).unwrap(), Some(&relay))
+    let r = b
+        .post_acs(&s.sign_base64(idp_key()).unwrap(), Some(&relay))
         .await;
     assert_eq!(r.status(), 400);
     let header_id = r.headers()["x-request-id"].to_str().unwrap().to_string();
@@ -361,7 +343,7 @@ async fn a_refusal_names_the_problem_and_the_request_id_and_hides_the_rest() {
         r.headers().get("set-cookie").is_none(),
         "no session on refusal"
     );
-    let page = r.text().await.unwrap();
+    let page = r.text();
     assert!(page.contains("This sign-in response was meant for a different application."));
     assert!(page.contains(&header_id), "the request id is on the page");
     assert!(
@@ -373,7 +355,7 @@ async fn a_refusal_names_the_problem_and_the_request_id_and_hides_the_rest() {
 
 #[tokio::test]
 async fn replay_is_refused_by_the_replay_cache() {
-    let app = TestApp::spawn(AppOptions {
+    let app = TestApp::in_process(AppOptions {
         idp_initiated: true,
         ..Default::default()
     })
@@ -382,72 +364,64 @@ async fn replay_is_refused_by_the_replay_cache() {
         .spec("alice@example.com", None)
         .sign_base64(idp_key())
         .unwrap();
-    let first = app.post_acs(&client(), &saml, None).await;
+    let first = app.browser().post_acs(&saml, None).await;
     assert_eq!(first.status(), 303);
-    let second = app.post_acs(&client(), &saml, None).await;
+    let second = app.browser().post_acs(&saml, None).await;
     assert_eq!(second.status(), 400);
     assert!(second
         .text()
-        .await
-        .unwrap()
         .contains("This sign-in link has already been used"));
 }
 
 #[tokio::test]
 async fn a_used_relay_state_cannot_be_used_again() {
-    let app = TestApp::spawn(AppOptions::default()).await;
-    let c = client();
-    let (rid, relay) = app.start_login(&c, Some("/app/page?x=1")).await;
+    let app = TestApp::in_process(AppOptions::default()).await;
+    let b = app.browser();
+    let (rid, relay) = b.start_login(Some("/app/page?x=1")).await;
     let saml = app
         .spec("alice@example.com", Some(&rid))
         .sign_base64(idp_key())
         .unwrap();
-    let r = app.post_acs(&c, &saml, Some(&relay)).await;
+    let r = b.post_acs(&saml, Some(&relay)).await;
     assert_eq!(r.status(), 303);
     assert_eq!(
         r.headers()["location"],
         "/app/page?x=1",
         "return_to is honoured"
     );
-    let again = app.post_acs(&client(), &saml, Some(&relay)).await;
+    let again = app.browser().post_acs(&saml, Some(&relay)).await;
     assert_eq!(again.status(), 400);
-    assert!(again.text().await.unwrap().contains("already been used"));
+    assert!(again.text().contains("already been used"));
 }
 
 #[tokio::test]
 async fn unsolicited_responses_are_refused_by_default() {
-    let app = TestApp::spawn(AppOptions::default()).await;
+    let app = TestApp::in_process(AppOptions::default()).await;
     let saml = app
         .spec("alice@example.com", None)
         .sign_base64(idp_key())
         .unwrap();
-    let r = app.post_acs(&client(), &saml, None).await;
+    let r = app.browser().post_acs(&saml, None).await;
     assert_eq!(r.status(), 400);
     assert!(r
         .text()
-        .await
-        .unwrap()
         .contains("Sign-in must be started from this application"));
 }
 
 #[tokio::test]
 async fn return_to_outside_the_app_is_refused() {
-    let app = TestApp::spawn(AppOptions::default()).await;
+    let app = TestApp::in_process(AppOptions::default()).await;
     for bad in [
         "//evil.example/x",
         "https://evil.example/",
         "/\\evil.example",
         "javascript:alert(1)",
     ] {
-        let r = client()
-            .get(format!(
-                "{}/saml/login?return_to={}",
-                app.base,
-                urlencode(bad)
-            ))
+        let r = app
+            .browser()
+            .get(&format!("/saml/login?return_to={}", urlencode(bad)))
             .send()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(r.status(), 400, "{bad}");
     }
 }
@@ -455,22 +429,22 @@ async fn return_to_outside_the_app_is_refused() {
 #[tokio::test]
 async fn the_clock_is_injectable_end_to_end() {
     let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
-    let app = TestApp::spawn(AppOptions {
+    let app = TestApp::in_process(AppOptions {
         clock: Some(clock.clone()),
         ..Default::default()
     })
     .await;
-    let c = client();
-    let (rid, relay) = app.start_login(&c, None).await;
+    let b = app.browser();
+    let (rid, relay) = b.start_login(None).await;
     let saml = app
         .spec("alice@example.com", Some(&rid))
         .sign_base64(idp_key())
         .unwrap();
     clock.set(chrono::Utc::now() + chrono::Duration::hours(2));
-    let r = app.post_acs(&c, &saml, Some(&relay)).await;
+    let r = b.post_acs(&saml, Some(&relay)).await;
     // The pending request expired too (10 minutes), so the person is told to sign in again.
     assert_eq!(r.status(), 400);
-    let page = r.text().await.unwrap();
+    let page = r.text();
     assert!(
         page.contains("sign in again") || page.contains("Sign in again"),
         "{page}"
@@ -479,24 +453,25 @@ async fn the_clock_is_injectable_end_to_end() {
 
 #[tokio::test]
 async fn oversized_posts_are_refused_before_parsing() {
-    let app = TestApp::spawn(AppOptions::default()).await;
+    let app = TestApp::in_process(AppOptions::default()).await;
     let big = "A".repeat(700 * 1024);
-    let r = app.post_acs(&client(), &big, None).await;
+    let r = app.browser().post_acs(&big, None).await;
     assert_eq!(r.status(), 413);
     let big = "A".repeat(400 * 1024);
-    let r = app.post_acs(&client(), &big, None).await;
+    let r = app.browser().post_acs(&big, None).await;
     assert_eq!(r.status(), 413);
 }
 
 #[tokio::test]
 async fn metadata_health_and_headers() {
-    let app = TestApp::spawn(AppOptions::default()).await;
-    let c = client();
-    let r = c
-        .get(format!("{}/saml/metadata", app.base))
-        .send()
-        .await
-        .unwrap();
+    // The store writer's counters are the SQL store's.
+    let app = TestApp::in_process(AppOptions {
+        store: Backing::Sqlite,
+        ..Default::default()
+    })
+    .await;
+    let b = app.browser();
+    let r = b.get("/saml/metadata").send().await;
     assert_eq!(r.headers()["content-type"], "application/samlmetadata+xml");
     assert!(r.headers()["content-security-policy"]
         .to_str()
@@ -504,35 +479,14 @@ async fn metadata_health_and_headers() {
         .contains("frame-ancestors 'none'"));
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     assert_eq!(r.headers()["referrer-policy"], "no-referrer");
-    let md = r.text().await.unwrap();
+    let md = r.text();
     assert!(md.contains(&format!("Location=\"{}/saml/acs\"", app.base)));
     assert!(md.contains(&format!("entityID=\"{}/saml/metadata\"", app.base)));
-    assert_eq!(
-        c.get(format!("{}/healthz", app.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        c.get(format!("{}/readyz", app.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(b.get("/healthz").send().await.status(), 200);
+    assert_eq!(b.get("/readyz").send().await.status(), 200);
     // A refusal shows up in the metrics with its reason code.
-    let _ = app.post_acs(&c, "bm90IHhtbA==", None).await;
-    let m = c
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let _ = b.post_acs("bm90IHhtbA==", None).await;
+    let m = b.get("/metrics").send().await.text();
     assert!(
         m.contains("broker_login_total{outcome=\"failure\",reason=\"xml_refused\"} 1"),
         "{m}"
@@ -574,41 +528,23 @@ async fn a_broker_without_a_metadata_signing_certificate_does_not_start() {
 
 #[tokio::test]
 async fn the_acs_and_api_are_rate_limited_per_address() {
-    let app = TestApp::spawn(AppOptions {
+    let app = TestApp::in_process(AppOptions {
         extra_toml: "[limits]\nrequests_per_minute = 3\n".into(),
         ..Default::default()
     })
     .await;
-    let c = client();
+    let b = app.browser();
     for _ in 0..3 {
-        assert_eq!(app.post_acs(&c, "bm90IHhtbA==", None).await.status(), 400);
+        assert_eq!(b.post_acs("bm90IHhtbA==", None).await.status(), 400);
     }
-    let r = app.post_acs(&c, "bm90IHhtbA==", None).await;
+    let r = b.post_acs("bm90IHhtbA==", None).await;
     assert_eq!(r.status(), 429);
     assert_eq!(r.headers()["retry-after"], "60");
-    let r = c
-        .get(format!("{}/api/session", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = b.get("/api/session").send().await;
     assert_eq!(r.status(), 429, "the same bucket covers /api");
     // Pages and health checks are not limited.
-    assert_eq!(
-        c.get(format!("{}/healthz", app.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        c.get(format!("{}/saml/metadata", app.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(b.get("/healthz").send().await.status(), 200);
+    assert_eq!(b.get("/saml/metadata").send().await.status(), 200);
 }
 
 #[tokio::test]
@@ -669,16 +605,12 @@ async fn a_sign_in_cannot_be_finished_in_another_browser() {
 
 #[tokio::test]
 async fn on_https_the_login_cookie_survives_the_idps_cross_site_post() {
-    let app = TestApp::spawn(AppOptions {
+    let app = TestApp::in_process(AppOptions {
         public_url: Some("https://broker.example.com".into()),
         ..Default::default()
     })
     .await;
-    let r = client()
-        .get(format!("{}/saml/login", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = app.browser().get("/saml/login").send().await;
     let cookie = r.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.contains("SameSite=None; Secure"), "{cookie}");
 }
@@ -687,18 +619,17 @@ async fn on_https_the_login_cookie_survives_the_idps_cross_site_post() {
 /// then follows the broker's own sign-in URL, and nothing else.
 #[tokio::test]
 async fn the_hand_over_page_explains_the_sign_in_and_follows_only_the_brokers_login() {
-    let app = TestApp::spawn(AppOptions::default()).await;
-    let c = client();
+    let app = TestApp::in_process(AppOptions::default()).await;
+    let b = app.browser();
     let next =
         "/saml/login?role=arn%3Aaws%3Aiam%3A%3A111111111111%3Arole%2FDev&return_to=%2Fapp%2F%23x";
-    let r = c
-        .get(format!("{}/signing-in?next={}", app.base, urlencode(next)))
+    let r = b
+        .get(&format!("/signing-in?next={}", urlencode(next)))
         .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
-    let html = r.text().await.unwrap().replace("&#38;", "&");
+    let html = r.text().replace("&#38;", "&");
     assert!(
         html.contains("Your AWS session ended; signing you in again…"),
         "{html}"
@@ -717,14 +648,11 @@ async fn the_hand_over_page_explains_the_sign_in_and_follows_only_the_brokers_lo
         "/saml/login/../../x",
         "javascript:alert(1)",
     ] {
-        let html = c
-            .get(format!("{}/signing-in?next={}", app.base, urlencode(evil)))
+        let html = b
+            .get(&format!("/signing-in?next={}", urlencode(evil)))
             .send()
             .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+            .text();
         assert!(!html.contains("evil"), "{evil}: {html}");
         assert!(
             html.contains("url=/saml/login?return_to=%2Fapp%2F\""),

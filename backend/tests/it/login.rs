@@ -1,63 +1,22 @@
 //! The sign-in flows driven directly (`saml_broker::login`): no router, no
-//! cookies, no moto. An in-memory store and a fake exchange stand in for the
-//! database and AWS; the SAML responses are really signed and verified.
+//! cookies, no moto. An in-memory store and the shared fake exchange
+//! (`common::FakeExchange`) stand in for the database and AWS; the SAML
+//! responses are really signed and verified.
 
 use crate::common::*;
 use chrono::{Duration, Utc};
 use saml_broker::audit::{Filter, Record};
 use saml_broker::clock::{Clock, FixedClock};
-use saml_broker::config::{AwsConfig, AwsMode, Config, Secret};
-use saml_broker::exchange::{
-    BoxFuture, Credentials, ErrorKind, Exchange, ExchangeError, ExchangeRequest, Issued,
-};
+use saml_broker::config::{AwsConfig, AwsMode, Config};
+use saml_broker::exchange::Exchange;
 use saml_broker::login::{AcsInput, ChooseError, Client, LoginError, Next, RefreshError};
 use saml_broker::saml::claims::{ATTR_GROUP, ATTR_ROLE};
 use saml_broker::store::Store;
 use saml_broker::web::AppState;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 const ROLE_RO: &str =
     "arn:aws:iam::222222222222:role/ReadOnly,arn:aws:iam::222222222222:saml-provider/ADFS";
-
-/// AWS as the flows see it: counts calls, and fails when told to.
-#[derive(Default)]
-struct FakeExchange {
-    calls: AtomicUsize,
-    fail: std::sync::atomic::AtomicBool,
-}
-
-impl Exchange for FakeExchange {
-    fn exchange<'a>(
-        &'a self,
-        req: &'a ExchangeRequest,
-    ) -> BoxFuture<'a, Result<Issued, ExchangeError>> {
-        Box::pin(async move {
-            let n = self.calls.fetch_add(1, Ordering::SeqCst);
-            if self.fail.load(Ordering::SeqCst) {
-                return Err(ExchangeError::new(
-                    ErrorKind::AccessDenied,
-                    "sts:AssumeRoleWithSAML",
-                    "not authorized",
-                ));
-            }
-            Ok(Issued {
-                credentials: Credentials {
-                    access_key_id: format!("ASIAFAKE{n:08}"),
-                    secret_access_key: Secret::new(format!("secret-{n}")),
-                    session_token: Secret::new(format!("token-{n}")),
-                    expiration: Utc::now() + Duration::seconds(900),
-                },
-                principal_arn: format!("{}/alice", req.role.role.as_str()),
-                duration_seconds: req.duration_seconds,
-                duration_fallback: false,
-            })
-        })
-    }
-    fn mode(&self) -> &'static str {
-        "fake"
-    }
-}
 
 struct Flows {
     state: AppState,
@@ -85,7 +44,7 @@ async fn flows() -> Flows {
         mode: AwsMode::StsSaml,
         ..cfg.aws
     };
-    let exchange = Arc::new(FakeExchange::default());
+    let exchange = Arc::new(FakeExchange::new(AwsMode::StsSaml));
     let clock = Arc::new(FixedClock::new(Utc::now()));
     let state = saml_broker::startup::Builder::new(cfg)
         .clock(clock.clone() as Arc<dyn Clock>)
@@ -166,7 +125,7 @@ async fn several_roles_lead_to_the_picker_and_a_replay_is_refused() {
     assert_eq!(ok.session.subject, "alice@example.com");
     assert_eq!(ok.session.allowed.len(), 2);
     assert!(ok.session.current.is_none());
-    assert_eq!(f.exchange.calls.load(Ordering::SeqCst), 0, "no AWS call");
+    assert_eq!(f.exchange.calls(), 0, "no AWS call");
     let err = ctx.accept(input(&saml)).await.unwrap_err();
     assert!(matches!(err, LoginError::Replay), "{err:?}");
     let trail = f.trail().await;
@@ -194,13 +153,13 @@ async fn one_role_is_issued_at_once_and_a_failure_still_starts_the_session() {
         ok.next
     );
     let cur = ok.session.current.as_ref().unwrap();
-    assert_eq!(cur.access_key_id, "ASIAFAKE00000000");
+    assert_eq!(cur.access_key_id, "ASIAFAKE000000000000");
     assert_eq!(
         f.events().await,
         ["login.succeeded", "role.selected", "credentials.issued"]
     );
     // AWS refuses: the sign-in still stands, the failure is audited.
-    f.exchange.fail.store(true, Ordering::SeqCst);
+    f.exchange.set_failing(true);
     let ok = ctx
         .accept(input(&f.response(&[ROLE_DEV], None)))
         .await
@@ -331,7 +290,7 @@ async fn choosing_a_role_checks_it_and_renewal_ends_with_the_assertion() {
     assert_eq!(data.role_arn(), Some(ro));
     let fresh = ctx.refresh(&mut data, true).await.unwrap();
     assert!(!fresh.renewed, "far from expiry: no renewal");
-    assert_eq!(fresh.credentials.access_key_id, "ASIAFAKE00000000");
+    assert_eq!(fresh.credentials.access_key_id, "ASIAFAKE000000000000");
     // Past the credentials' expiry and the assertion's: the session is over.
     f.clock.set(Utc::now() + Duration::hours(2));
     assert!(matches!(

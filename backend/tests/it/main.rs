@@ -1,5 +1,7 @@
-//! The backend's one integration-test binary: the app on port 0 with a
-//! fresh SQLite file per test, real HTTP, real xmlsec.
+//! The backend's one integration-test binary: the app built as `serve`
+//! builds it, by default with a fake exchange and the in-memory store (a
+//! test opts into moto, SQLite or PostgreSQL: `common::AppOptions`), over
+//! real HTTP on port 0 or in process (`oneshot`); real xmlsec.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin;
@@ -23,5 +25,6 @@ mod lambda;
 mod login;
 mod logs;
 mod moto;
+mod oneshot;
 mod postgres;
 mod xsw;

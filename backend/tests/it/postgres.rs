@@ -59,18 +59,18 @@ const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 /// Two instances behind one public URL, sharing the database and the session key.
 async fn pair(db: &PgDb) -> (TestApp, TestApp) {
     let a = TestApp::spawn(AppOptions {
-        storage_url: Some(db.url.clone()),
+        store: Backing::Url(db.url.clone()),
         session_key: Some(KEY.into()),
         idp_initiated: true,
         ..Default::default()
     })
     .await;
     let b = TestApp::spawn(AppOptions {
-        storage_url: Some(db.url.clone()),
+        store: Backing::Url(db.url.clone()),
         session_key: Some(KEY.into()),
         idp_initiated: true,
         public_url: Some(a.public.clone()),
-        aws: Some(a.state.config.aws.clone()),
+        aws: a.same_aws(),
         ..Default::default()
     })
     .await;
