@@ -304,12 +304,22 @@ impl State {
     }
 }
 
-fn sql(pg: bool, s: &'static str) -> std::borrow::Cow<'static, str> {
-    if pg {
-        std::borrow::Cow::Owned(super::numbered(s))
-    } else {
-        std::borrow::Cow::Borrowed(s)
+/// `s` in the connection's dialect. PostgreSQL's numbered form of each of
+/// the writer's few fixed statements is made once, not on every write.
+fn sql(pg: bool, s: &'static str) -> &'static str {
+    if !pg {
+        return s;
     }
+    static NUMBERED: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<&'static str, &'static str>>,
+    > = std::sync::OnceLock::new();
+    let mut map = NUMBERED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Bounded: the keys are the string literals in this file.
+    map.entry(s)
+        .or_insert_with(|| Box::leak(super::numbered(s).into_boxed_str()))
 }
 
 async fn run_op(
@@ -325,7 +335,7 @@ async fn run_op(
             now,
             expires,
         } => {
-            sqlx::query(&sql(pg, "INSERT INTO pending_requests (relay_state, request_id, return_to, role_hint, browser_nonce, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)"))
+            sqlx::query(sql(pg, "INSERT INTO pending_requests (relay_state, request_id, return_to, role_hint, browser_nonce, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)"))
                 .bind(relay_state)
                 .bind(&pending.request_id)
                 .bind(&pending.return_to)
@@ -342,7 +352,7 @@ async fn run_op(
             browser_nonce,
             now,
         } => {
-            let row = sqlx::query(&sql(pg, "DELETE FROM pending_requests WHERE relay_state = ? AND browser_nonce = ? RETURNING request_id, return_to, role_hint, browser_nonce, expires_at"))
+            let row = sqlx::query(sql(pg, "DELETE FROM pending_requests WHERE relay_state = ? AND browser_nonce = ? RETURNING request_id, return_to, role_hint, browser_nonce, expires_at"))
                 .bind(relay_state)
                 .bind(browser_nonce)
                 .fetch_optional(&mut *conn)
@@ -378,7 +388,7 @@ async fn run_op(
                 "INSERT INTO sessions (id, data, expires_at) VALUES (?, ?, ?) \
                  ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at"
             };
-            let done = sqlx::query(&sql(pg, q))
+            let done = sqlx::query(sql(pg, q))
                 .bind(id)
                 .bind(data.as_slice())
                 .bind(*expires)
@@ -387,7 +397,7 @@ async fn run_op(
             Done::Inserted(done.rows_affected() == 1)
         }
         Op::DeleteSession { id } => {
-            sqlx::query(&sql(pg, "DELETE FROM sessions WHERE id = ?"))
+            sqlx::query(sql(pg, "DELETE FROM sessions WHERE id = ?"))
                 .bind(id)
                 .execute(&mut *conn)
                 .await?;
@@ -400,7 +410,7 @@ async fn run_op(
                 "DELETE FROM replay_cache WHERE expires_at <= ?",
                 "DELETE FROM sessions WHERE expires_at <= ?",
             ] {
-                n += sqlx::query(&sql(pg, q))
+                n += sqlx::query(sql(pg, q))
                     .bind(*now)
                     .execute(&mut *conn)
                     .await?
@@ -420,7 +430,7 @@ async fn remember(
     until: i64,
     now: i64,
 ) -> Result<bool, SqlError> {
-    let done = sqlx::query(&sql(
+    let done = sqlx::query(sql(
         pg,
         "INSERT INTO replay_cache (assertion_id, expires_at) VALUES (?, ?) \
          ON CONFLICT (assertion_id) DO UPDATE SET expires_at = excluded.expires_at \
@@ -493,7 +503,7 @@ async fn insert_event(
     detail_text: &str,
 ) -> Result<(), SqlError> {
     let e = &rec.event;
-    sqlx::query(&sql(pg, "INSERT INTO audit_events (seq, id, time, time_ms, event, outcome, subject, source_ip, user_agent, request_id, idp, assertion_id, role_arn, access_key_id, reason, detail, prev_hash, hash) \
+    sqlx::query(sql(pg, "INSERT INTO audit_events (seq, id, time, time_ms, event, outcome, subject, source_ip, user_agent, request_id, idp, assertion_id, role_arn, access_key_id, reason, detail, prev_hash, hash) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
         .bind(rec.seq)
         .bind(&e.id)
